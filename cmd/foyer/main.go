@@ -1,0 +1,106 @@
+// Command foyer is Foyer's one binary: the edge proxy and waiting room
+// (serve), configuration checks, and key generation. Run foyer help for the
+// commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errReported) {
+			fmt.Fprintln(os.Stderr, "foyer:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// errReported is returned when the error was already printed in full.
+var errReported = errors.New("reported")
+
+func exitCode(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+// usageError is a mistake on the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+const usage = `foyer — a virtual waiting room and traffic-shaping edge proxy
+
+Usage:
+  foyer serve [--config FILE] [--listen ADDR] [--admin-listen ADDR] [--seating-listen ADDR]
+        the edge proxy and its admin listener; without --config, a demo on embedded defaults
+  foyer config check FILE
+        validate a configuration file; errors name the field and line
+  foyer keys generate [--out FILE]
+        a new Ed25519 signing key (private JWK) and its public JWKS
+  foyer version
+        print the version
+
+Environment: FOYER_LISTEN, FOYER_ADMIN_LISTEN, FOYER_SEATING_LISTEN, FOYER_ADMIN_TOKEN,
+FOYER_STORE, FOYER_REDIS_ADDRS, FOYER_REDIS_PASSWORD, FOYER_TICKET_SECRET,
+FOYER_SECURE_COOKIES override the configuration file; flags override both.
+`
+
+// run is the whole program; main only wires the process to it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageError{"no command given"}
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "config":
+		if len(args) != 3 || args[1] != "check" {
+			return usageError{"usage: foyer config check FILE"}
+		}
+		return runConfigCheck(args[2], getenv, stdout)
+	case "keys":
+		if len(args) < 2 || args[1] != "generate" {
+			return usageError{"usage: foyer keys generate [--out FILE]"}
+		}
+		return runKeysGenerate(args[2:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "foyer", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}
+
+// runConfigCheck validates a configuration file.
+func runConfigCheck(path string, getenv func(string) string, stdout io.Writer) error {
+	c, err := loadConfig(path, getenv)
+	if err != nil {
+		return err
+	}
+	if _, err := loadKeys(c); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d events, %s store)\n", path, len(c.Events), c.Store.Kind)
+	return nil
+}

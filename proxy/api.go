@@ -1,0 +1,384 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/foyerhq/foyer/admission"
+	"github.com/foyerhq/foyer/queue"
+)
+
+// ticketMaxAge is how long the browser keeps the ticket cookie: longer than
+// any on-sale line, so a fan never loses a place by waiting.
+const ticketMaxAge = 48 * time.Hour
+
+// serveAPI serves the routes under /_foyer/; rest is the path after it.
+func (p *Proxy) serveAPI(ctx *fasthttp.RequestCtx, rest []byte, now time.Time) routeName {
+	if string(rest) == ".well-known/jwks.json" {
+		if !ctx.IsGet() && !ctx.IsHead() {
+			methodNotAllowed(ctx, "GET, HEAD")
+			return routeJWKS
+		}
+		ctx.Response.Header.SetContentType("application/json")
+		ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=300")
+		ctx.SetBody(p.jwks)
+		return routeJWKS
+	}
+	const eventsPrefix = "v1/events/"
+	if !bytes.HasPrefix(rest, []byte(eventsPrefix)) {
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route")
+		return routeNotFound
+	}
+	rest = rest[len(eventsPrefix):]
+	slash := bytes.IndexByte(rest, '/')
+	if slash < 0 {
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route")
+		return routeNotFound
+	}
+	ev, ok := p.byName[string(rest[:slash])]
+	if !ok {
+		writeError(ctx, fasthttp.StatusNotFound, "unknown_event", "no such event")
+		return routeNotFound
+	}
+	switch string(rest[slash+1:]) {
+	case "join":
+		if !ctx.IsPost() {
+			methodNotAllowed(ctx, "POST")
+			return routeJoin
+		}
+		p.serveStatus(ctx, ev, now, true)
+		return routeJoin
+	case "status":
+		if !ctx.IsGet() && !ctx.IsHead() {
+			methodNotAllowed(ctx, "GET, HEAD")
+			return routeStatus
+		}
+		p.serveStatus(ctx, ev, now, false)
+		return routeStatus
+	}
+	writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route")
+	return routeNotFound
+}
+
+// errNoTicket means the request carries no queue ticket.
+var errNoTicket = errors.New("proxy: no ticket")
+
+// readTicket returns the request's queue ticket for ev: the Foyer-Ticket
+// header of apps, else the browser's cookie. A ticket that fails its checks
+// is counted by reason.
+// The raw ticket is valid until the handler returns.
+func (p *Proxy) readTicket(ctx *fasthttp.RequestCtx, ev *event) (queue.Ticket, []byte, error) {
+	raw := ctx.Request.Header.Peek(headerTicket)
+	if len(raw) == 0 {
+		raw = ctx.Request.Header.Cookie(cookieTicket)
+	}
+	if len(raw) == 0 {
+		return queue.Ticket{}, nil, errNoTicket
+	}
+	t, err := p.tickets.Parse(raw)
+	if err == nil && t.Event != ev.cfg.Name {
+		err = errWrongEventTicket
+	}
+	if err != nil {
+		p.m.rejected(kindTicket, ticketReason(err))
+		return queue.Ticket{}, nil, err
+	}
+	return t, raw, nil
+}
+
+var errWrongEventTicket = errors.New("proxy: ticket is for another event")
+
+func ticketReason(err error) string {
+	switch {
+	case errors.Is(err, queue.ErrTicketMalformed):
+		return "malformed"
+	case errors.Is(err, queue.ErrTicketSignature):
+		return "signature"
+	case errors.Is(err, queue.ErrTicketUnknownKey):
+		return "unknown_key"
+	case errors.Is(err, errWrongEventTicket):
+		return "wrong_event"
+	}
+	return "other"
+}
+
+// visit is what serveStatus and servePage work out for one request.
+type visit struct {
+	ticket    queue.Ticket
+	signed    []byte // the ticket as the client should keep it; may alias the request
+	line      queue.State
+	standing  queue.Standing
+	position  uint64
+	token     string // admission token, when admitted
+	joinError error  // the store could not be reached to join
+}
+
+// place resolves the request's place in ev's line, joining when the request
+// has no ticket and mayJoin, or when its ticket's place was lost with the
+// store's state. It returns false after answering a bad ticket itself.
+func (p *Proxy) place(ctx *fasthttp.RequestCtx, ev *event, now time.Time, mayJoin, html bool) (visit, bool) {
+	var v visit
+	t, raw, err := p.readTicket(ctx, ev)
+	switch {
+	case err == nil:
+		v.ticket = t
+		v.line = ev.line()
+		v.standing, v.position = v.line.Place(t)
+		if v.standing != queue.Lost {
+			v.signed = raw
+			break
+		}
+		p.m.lostTickets.Inc()
+		return p.join(ctx, ev, now, t.Visitor), true
+	case err == errNoTicket && !mayJoin:
+		writeError(ctx, fasthttp.StatusBadRequest, "ticket_required", "join the line first: POST /_foyer/v1/events/"+ev.cfg.Name+"/join")
+		return v, false
+	case err == errNoTicket, html:
+		// A browser with a broken ticket cookie simply takes a new place.
+		return p.join(ctx, ev, now, requestedVisitor(ctx)), true
+	default:
+		writeError(ctx, fasthttp.StatusUnauthorized, "invalid_ticket", "queue ticket rejected: "+ticketReason(err)+"; join again")
+		return v, false
+	}
+	if v.standing == queue.Turn {
+		p.admit(ctx, ev, &v, now)
+	}
+	return v, true
+}
+
+// requestedVisitor returns the visitor id an app asked for (so its retries
+// of a join are idempotent), or "" for a new random one. An id must be hard
+// to guess: it names the place in the line.
+func requestedVisitor(ctx *fasthttp.RequestCtx) string {
+	id := ctx.Request.Header.Peek(headerVisitor)
+	if len(id) >= 16 && queue.ValidVisitor(string(id)) {
+		return string(id)
+	}
+	return ""
+}
+
+// join gives the visitor (a new one when visitor is "") a place in ev's line
+// and sets the ticket cookie. Joining is idempotent per visitor in the store.
+func (p *Proxy) join(ctx *fasthttp.RequestCtx, ev *event, now time.Time, visitor string) visit {
+	if visitor == "" {
+		visitor = queue.NewVisitorID()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), p.cfg.StoreTimeout)
+	defer cancel()
+	entry, err := p.store.Join(sctx, ev.cfg.Name, visitor, ev.seed())
+	if err != nil {
+		ev.em.joinErrors.Inc()
+		p.m.storeErrors.WithLabelValues("join").Inc()
+		p.log.Warn("join failed", "event", ev.cfg.Name, "err", err)
+		return visit{joinError: err, line: ev.line()}
+	}
+	if entry.Existing {
+		ev.em.joinsExisting.Inc()
+	} else {
+		ev.em.joinsNew.Inc()
+	}
+	ev.observe(entry.State)
+	v := visit{
+		ticket: queue.Ticket{Event: ev.cfg.Name, Visitor: visitor, Seq: entry.Seq, Epoch: entry.State.Epoch, IssuedAt: now},
+		line:   ev.line(),
+	}
+	v.signed = p.tickets.Append(nil, v.ticket)
+	v.standing, v.position = v.line.Place(v.ticket)
+	p.setCookie(ctx, cookieTicket, v.signed, ticketMaxAge)
+	if v.standing == queue.Turn {
+		p.admit(ctx, ev, &v, now)
+	}
+	return v
+}
+
+// admit issues the admission token of a visitor whose turn has come and sets
+// it as a cookie for browsers.
+func (p *Proxy) admit(ctx *fasthttp.RequestCtx, ev *event, v *visit, now time.Time) {
+	tok, _, err := p.tokens.Issue(v.ticket.Visitor, ev.cfg.Name, now)
+	if err != nil {
+		// A key set that cannot sign is a configuration error New rejects;
+		// keep the visitor waiting rather than failing the request.
+		p.log.Error("issuing admission token", "event", ev.cfg.Name, "err", err)
+		v.standing, v.position = queue.Waiting, 1
+		return
+	}
+	v.token = tok
+	ev.em.admissions.Inc()
+	p.setCookie(ctx, cookieAdmission, []byte(tok), ev.cfg.SessionDuration)
+}
+
+// serveStatus answers with the status document of the request's place.
+func (p *Proxy) serveStatus(ctx *fasthttp.RequestCtx, ev *event, now time.Time, mayJoin bool) {
+	v, ok := p.place(ctx, ev, now, mayJoin, false)
+	if !ok {
+		return
+	}
+	if v.joinError != nil {
+		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "2")
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "store_unavailable", "the line cannot take new places right now; retry in a few seconds")
+		return
+	}
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+	redirect := returnTo(ctx, ev)
+	ctx.SetBody(p.appendStatus(ctx.Response.Body()[:0], ev, &v, redirect))
+}
+
+// returnTo is where an admitted visitor should go: the return_to query
+// parameter of the API routes if it is a local path, the requested URI on an
+// event's own routes, else the event's path prefix.
+func returnTo(ctx *fasthttp.RequestCtx, ev *event) []byte {
+	if !bytes.HasPrefix(ctx.Path(), []byte(reservedPrefix)) {
+		return ctx.RequestURI()
+	}
+	if r := ctx.QueryArgs().Peek("return_to"); localPath(r) {
+		return r
+	}
+	return []byte(ev.cfg.PathPrefix)
+}
+
+// localPath reports whether r is a path on this site: it starts with one
+// slash (not "//", which browsers read as another host) and has no
+// backslash or control character.
+func localPath(r []byte) bool {
+	if len(r) == 0 || r[0] != '/' || (len(r) > 1 && (r[1] == '/' || r[1] == '\\')) || len(r) > 2048 {
+		return false
+	}
+	for _, c := range r {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// stateName is the status document's state of v.
+func stateName(v *visit) string {
+	switch {
+	case v.token != "":
+		return "admitted"
+	case v.line.Control.Paused:
+		return "paused"
+	}
+	return "waiting"
+}
+
+// refreshAfter is how long a client should wait before polling again:
+// sooner when its turn is near, with ±20% jitter so that clients that joined
+// together do not poll together.
+func refreshAfter(eta time.Duration, known bool) time.Duration {
+	d := 5 * time.Second
+	if known {
+		d = min(max(eta/4, time.Second), 10*time.Second)
+	}
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// appendStatus appends the status document of v to dst.
+func (p *Proxy) appendStatus(dst []byte, ev *event, v *visit, redirect []byte) []byte {
+	dst = append(dst, `{"event":`...)
+	dst = appendJSONString(dst, ev.cfg.Name)
+	dst = append(dst, `,"state":`...)
+	state := stateName(v)
+	dst = appendJSONString(dst, state)
+	dst = append(dst, `,"serving":`...)
+	dst = strconv.AppendUint(dst, v.line.Serving, 10)
+	if state == "admitted" {
+		dst = append(dst, `,"admission_token":`...)
+		dst = appendJSONString(dst, v.token)
+		dst = append(dst, `,"redirect":`...)
+		dst = appendJSONString(dst, string(redirect))
+	} else {
+		dst = append(dst, `,"position":`...)
+		dst = strconv.AppendUint(dst, v.position, 10)
+		dst = append(dst, `,"ahead":`...)
+		dst = strconv.AppendUint(dst, v.position-1, 10)
+		eta, known := policyOf(v.line).Wait(v.position)
+		dst = append(dst, `,"eta_known":`...)
+		dst = strconv.AppendBool(dst, known)
+		if known {
+			dst = append(dst, `,"eta_seconds":`...)
+			dst = strconv.AppendInt(dst, int64((eta+time.Second-1)/time.Second), 10)
+		}
+		dst = append(dst, `,"refresh_after_ms":`...)
+		dst = strconv.AppendInt(dst, refreshAfter(eta, known).Milliseconds(), 10)
+	}
+	dst = append(dst, `,"ticket":`...)
+	dst = appendJSONString(dst, string(v.signed))
+	return append(dst, '}')
+}
+
+// policyOf is the admission policy in force for a line.
+func policyOf(s queue.State) admission.Policy {
+	return admission.Policy{RatePerSecond: s.Control.RatePerSecond, Paused: s.Control.Paused}
+}
+
+// setCookie sets a host-only cookie for the whole site.
+func (p *Proxy) setCookie(ctx *fasthttp.RequestCtx, name string, value []byte, maxAge time.Duration) {
+	c := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(c)
+	c.SetKey(name)
+	c.SetValueBytes(value)
+	c.SetPath("/")
+	c.SetMaxAge(int(maxAge / time.Second))
+	c.SetHTTPOnly(true)
+	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
+	c.SetSecure(p.cfg.SecureCookies)
+	ctx.Response.Header.SetCookie(c)
+}
+
+// clearCookie tells the browser to drop a cookie.
+func (p *Proxy) clearCookie(ctx *fasthttp.RequestCtx, name string) {
+	c := fasthttp.AcquireCookie()
+	defer fasthttp.ReleaseCookie(c)
+	c.SetKey(name)
+	c.SetPath("/")
+	c.SetMaxAge(-1)
+	c.SetHTTPOnly(true)
+	c.SetSameSite(fasthttp.CookieSameSiteLaxMode)
+	c.SetSecure(p.cfg.SecureCookies)
+	ctx.Response.Header.SetCookie(c)
+}
+
+// writeError answers with the JSON error body of the public contract.
+func writeError(ctx *fasthttp.RequestCtx, status int, code, message string) {
+	ctx.Response.Reset()
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+	b := append(ctx.Response.Body()[:0], `{"error":{"code":`...)
+	b = appendJSONString(b, code)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, message)
+	ctx.SetBody(append(b, "}}\n"...))
+}
+
+func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
+	writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "use "+allow)
+	ctx.Response.Header.Set(fasthttp.HeaderAllow, allow)
+}
+
+// appendJSONString appends s as a JSON string. <, > and & are escaped too,
+// so the result can be embedded in a <script> element.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}

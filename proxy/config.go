@@ -1,0 +1,232 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/foyerhq/foyer/queue"
+)
+
+// Config is the configuration of a Proxy. The zero value of every field but
+// Events means the documented default; fill it with Defaults before use
+// (New does it).
+type Config struct {
+	// Events are the events the proxy gates. At least one is required.
+	Events []Event
+
+	// TrustedProxies are the peers whose X-Forwarded-For header is kept and
+	// extended. For any other peer the header is replaced by the peer's
+	// address, so a visitor cannot forge it.
+	TrustedProxies []netip.Prefix
+
+	// SecureCookies marks the ticket and admission cookies Secure. Set it
+	// whenever the public listener is reached over HTTPS.
+	SecureCookies bool
+
+	// RefreshInterval is how often each event's line is advanced and the
+	// per-process cache of its counters refreshed. Default 100ms; at most
+	// 250ms, since status polls read positions from that cache.
+	RefreshInterval time.Duration
+
+	// StoreTimeout bounds every store call. Default 2s.
+	StoreTimeout time.Duration
+
+	// ReadTimeout, WriteTimeout and IdleTimeout bound the public listener's
+	// connections. Defaults 10s, 30s and 60s.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+
+	// MaxHeaderBytes bounds the request line and headers; larger requests get
+	// 431. Default 8 KiB.
+	MaxHeaderBytes int
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 1 MiB.
+	MaxBodyBytes int
+	// MaxConnsPerIP bounds concurrent connections from one address; 0 means
+	// unlimited (the default: fans behind one carrier NAT share addresses).
+	MaxConnsPerIP int
+
+	// OriginTimeout bounds a forwarded request, from sending it to reading the
+	// whole response. Default 30s.
+	OriginTimeout time.Duration
+	// OriginMaxConns bounds the pooled connections to each origin. Default 1024.
+	OriginMaxConns int
+}
+
+// Event is one gated on-sale.
+type Event struct {
+	// Name identifies the event in URLs, keys and metrics: [a-z0-9_-]{1,64}.
+	Name string
+	// Hosts are the Host header values the event covers (no port); empty
+	// means any host.
+	Hosts []string
+	// PathPrefix is the path prefix the event covers. Default "/". The event
+	// with the longest matching prefix wins; /_foyer/ is reserved.
+	PathPrefix string
+	// Origin is the base URL admitted visitors are forwarded to, e.g.
+	// http://127.0.0.1:8081 or https://seating.internal.
+	Origin string
+	// RatePerSecond is the admission rate the line starts with. It can be
+	// changed live through the admin API.
+	RatePerSecond float64
+	// Paused starts the line paused.
+	Paused bool
+	// SessionDuration is how long an admission token is valid. Default 15m.
+	SessionDuration time.Duration
+	// Title is the event's name as fans see it on the queue page. Default Name.
+	Title string
+}
+
+// Defaults returns c with every zero field set to its default.
+func (c Config) Defaults() Config {
+	setDur := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	setDur(&c.RefreshInterval, 100*time.Millisecond)
+	setDur(&c.StoreTimeout, 2*time.Second)
+	setDur(&c.ReadTimeout, 10*time.Second)
+	setDur(&c.WriteTimeout, 30*time.Second)
+	setDur(&c.IdleTimeout, 60*time.Second)
+	setDur(&c.OriginTimeout, 30*time.Second)
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 8 << 10
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.OriginMaxConns == 0 {
+		c.OriginMaxConns = 1024
+	}
+	events := make([]Event, len(c.Events))
+	for i, e := range c.Events {
+		if e.PathPrefix == "" {
+			e.PathPrefix = "/"
+		}
+		if e.SessionDuration == 0 {
+			e.SessionDuration = 15 * time.Minute
+		}
+		if e.Title == "" {
+			e.Title = e.Name
+		}
+		events[i] = e
+	}
+	c.Events = events
+	return c
+}
+
+// FieldError is a configuration error that names the field at fault, using
+// the names of the configuration file (e.g. "events[0].origin").
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return "proxy: " + e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Validate reports the first problem of c (after Defaults) as a *FieldError.
+func (c Config) Validate() error {
+	fe := func(field string, format string, args ...any) error {
+		return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
+	}
+	if c.RefreshInterval < 10*time.Millisecond || c.RefreshInterval > 250*time.Millisecond {
+		return fe("refresh_interval", "must be between 10ms and 250ms, got %v", c.RefreshInterval)
+	}
+	for name, d := range map[string]time.Duration{
+		"limits.read_timeout": c.ReadTimeout, "limits.write_timeout": c.WriteTimeout,
+		"limits.idle_timeout": c.IdleTimeout, "limits.origin_timeout": c.OriginTimeout,
+		"store.timeout": c.StoreTimeout,
+	} {
+		if d < 0 {
+			return fe(name, "must not be negative, got %v", d)
+		}
+	}
+	if c.MaxHeaderBytes < 1024 || c.MaxHeaderBytes > 1<<20 {
+		return fe("limits.max_header_bytes", "must be between 1024 and 1048576, got %d", c.MaxHeaderBytes)
+	}
+	if c.MaxBodyBytes < 0 {
+		return fe("limits.max_body_bytes", "must not be negative, got %d", c.MaxBodyBytes)
+	}
+	if c.MaxConnsPerIP < 0 {
+		return fe("limits.max_conns_per_ip", "must not be negative, got %d", c.MaxConnsPerIP)
+	}
+	if c.OriginMaxConns < 1 {
+		return fe("limits.origin_max_conns", "must be positive, got %d", c.OriginMaxConns)
+	}
+	if len(c.Events) == 0 {
+		return fe("events", "at least one event is required")
+	}
+	names := map[string]bool{}
+	routes := map[string]string{}
+	for i, e := range c.Events {
+		f := fmt.Sprintf("events[%d]", i)
+		if !queue.ValidEvent(e.Name) {
+			return fe(f+".name", "%q must match [a-z0-9_-]{1,64}", e.Name)
+		}
+		if names[e.Name] {
+			return fe(f+".name", "%q is used by another event", e.Name)
+		}
+		names[e.Name] = true
+		if !strings.HasPrefix(e.PathPrefix, "/") {
+			return fe(f+".path_prefix", "%q must start with /", e.PathPrefix)
+		}
+		if strings.HasPrefix(e.PathPrefix+"/", reservedPrefix) {
+			return fe(f+".path_prefix", "%q is inside the reserved prefix %s", e.PathPrefix, reservedPrefix)
+		}
+		if err := checkOrigin(e.Origin); err != nil {
+			return fe(f+".origin", "%v", err)
+		}
+		if math.IsNaN(e.RatePerSecond) || math.IsInf(e.RatePerSecond, 0) || e.RatePerSecond < 0 || e.RatePerSecond > maxRate {
+			return fe(f+".rate_per_second", "must be between 0 and %g, got %v", float64(maxRate), e.RatePerSecond)
+		}
+		if e.SessionDuration < time.Minute || e.SessionDuration > 24*time.Hour {
+			return fe(f+".session_duration", "must be between 1m and 24h, got %v", e.SessionDuration)
+		}
+		hosts := e.Hosts
+		if len(hosts) == 0 {
+			hosts = []string{""}
+		}
+		for j, h := range hosts {
+			if strings.ContainsAny(h, "/: ") {
+				return fe(fmt.Sprintf("%s.hosts[%d]", f, j), "%q must be a host name without port or scheme", h)
+			}
+			key := strings.ToLower(h) + e.PathPrefix
+			if other, ok := routes[key]; ok {
+				return fe(f+".path_prefix", "host %q and prefix %q are already covered by event %q", h, e.PathPrefix, other)
+			}
+			routes[key] = e.Name
+		}
+	}
+	return nil
+}
+
+// maxRate bounds rate_per_second: far above what one line can serve, low
+// enough that rate × elapsed stays exact in float64.
+const maxRate = 1e6
+
+func checkOrigin(s string) error {
+	if s == "" {
+		return errors.New("is required")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %v", s, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q: scheme must be http or https", s)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q has no host", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
+		return fmt.Errorf("%q must be a scheme and host only, without path or query", s)
+	}
+	return nil
+}

@@ -1,0 +1,315 @@
+// Package proxy is Foyer's edge: a fasthttp server that maps each request to
+// an event, lets visitors holding a valid admission token through to the
+// event's origin, and puts everyone else in the event's line, answering with
+// the queue page or the JSON status document.
+//
+// The hot paths cost no store round trip: an admitted request costs a lookup
+// in the verified-token cache and the forward; a status poll costs a ticket
+// MAC check and a read of the per-process cache of the line's counters, which
+// a background loop (Run) refreshes every Config.RefreshInterval by advancing
+// the line in the store. The store is touched at join and by that loop.
+//
+// The admin listener (AdminHandler) is a separate net/http handler with the
+// metrics, health probes and the events API.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/foyerhq/foyer/admission"
+	"github.com/foyerhq/foyer/queue"
+)
+
+// reservedPrefix is the path prefix of Foyer's own routes on the public
+// listener; no event may cover it.
+const reservedPrefix = "/_foyer/"
+
+// Deps are the dependencies of a Proxy.
+type Deps struct {
+	// Store keeps the lines. Required.
+	Store queue.Store
+	// Tickets signs and checks queue tickets. Required; every proxy sharing
+	// a store must share its keys.
+	Tickets *queue.TicketSigner
+	// Tokens issues and verifies admission tokens. Required.
+	Tokens *admission.Tokens
+	// JWKS is the public key set document served at
+	// /_foyer/.well-known/jwks.json. Required.
+	JWKS []byte
+	// Registerer receives the proxy's metrics. Nil registers nowhere.
+	Registerer prometheus.Registerer
+	// Logger receives operational logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Proxy is the edge proxy. It is safe for concurrent use; create it with New,
+// start Run, and serve with Serve.
+type Proxy struct {
+	cfg     Config
+	store   queue.Store
+	tickets *queue.TicketSigner
+	tokens  *admission.Tokens
+	jwks    []byte
+	log     *slog.Logger
+	m       *metrics
+
+	events []*event // in configuration order
+	byName map[string]*event
+	routes []route // longest prefix first
+
+	server *fasthttp.Server
+
+	draining atomic.Bool
+	storeUp  atomic.Bool
+}
+
+// event is the runtime of one configured event.
+type event struct {
+	cfg    Event
+	origin *fasthttp.HostClient
+	// state is the per-process cache of the line, replaced as a whole by
+	// observe; readers never block.
+	state atomic.Pointer[queue.State]
+	// mu serialises observe's read-modify-write of state.
+	mu sync.Mutex
+	em eventMetrics
+}
+
+type route struct {
+	host   string // lower case; "" matches any host
+	prefix string
+	ev     *event
+}
+
+// New returns a proxy for cfg (defaults filled in and validated).
+func New(cfg Config, d Deps) (*Proxy, error) {
+	cfg = cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Store == nil || d.Tickets == nil || d.Tokens == nil || len(d.JWKS) == 0 {
+		return nil, errors.New("proxy: Deps.Store, Tickets, Tokens and JWKS are required")
+	}
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Proxy{
+		cfg:     cfg,
+		store:   d.Store,
+		tickets: d.Tickets,
+		tokens:  d.Tokens,
+		jwks:    d.JWKS,
+		log:     log,
+		byName:  map[string]*event{},
+	}
+	p.storeUp.Store(true)
+	p.m = newMetrics(p)
+	for _, ec := range cfg.Events {
+		ev := &event{cfg: ec, origin: newOriginClient(ec.Origin, cfg)}
+		ev.state.Store(&queue.State{Control: queue.Control{RatePerSecond: ec.RatePerSecond, Paused: ec.Paused}})
+		ev.em = p.m.forEvent(ec.Name)
+		p.events = append(p.events, ev)
+		p.byName[ec.Name] = ev
+		hosts := ec.Hosts
+		if len(hosts) == 0 {
+			hosts = []string{""}
+		}
+		for _, h := range hosts {
+			p.routes = append(p.routes, route{host: strings.ToLower(h), prefix: ec.PathPrefix, ev: ev})
+		}
+	}
+	// Longest prefix first; among equal prefixes, a named host before "any".
+	sort.SliceStable(p.routes, func(i, j int) bool {
+		a, b := p.routes[i], p.routes[j]
+		if len(a.prefix) != len(b.prefix) {
+			return len(a.prefix) > len(b.prefix)
+		}
+		return a.host != "" && b.host == ""
+	})
+	if d.Registerer != nil {
+		if err := p.m.register(d.Registerer); err != nil {
+			return nil, err
+		}
+	}
+	p.server = &fasthttp.Server{
+		Handler:                       p.Handler,
+		ErrorHandler:                  p.serverError,
+		Name:                          "foyer",
+		ReadTimeout:                   cfg.ReadTimeout,
+		WriteTimeout:                  cfg.WriteTimeout,
+		IdleTimeout:                   cfg.IdleTimeout,
+		ReadBufferSize:                cfg.MaxHeaderBytes,
+		MaxRequestBodySize:            cfg.MaxBodyBytes,
+		MaxConnsPerIP:                 cfg.MaxConnsPerIP,
+		DisablePreParseMultipartForm:  true,
+		NoDefaultContentType:          true,
+		DisableHeaderNamesNormalizing: false,
+		CloseOnShutdown:               true,
+		Logger:                        fasthttpLogger{log},
+	}
+	return p, nil
+}
+
+// newOriginClient returns the pooled client of one origin. Config.Validate
+// has checked that the URL parses.
+func newOriginClient(origin string, cfg Config) *fasthttp.HostClient {
+	u, _ := url.Parse(origin)
+	addr := u.Host
+	if u.Port() == "" {
+		if u.Scheme == "https" {
+			addr = net.JoinHostPort(u.Hostname(), "443")
+		} else {
+			addr = net.JoinHostPort(u.Hostname(), "80")
+		}
+	}
+	return &fasthttp.HostClient{
+		Addr:                          addr,
+		IsTLS:                         u.Scheme == "https",
+		Name:                          "foyer",
+		NoDefaultUserAgentHeader:      true,
+		MaxConns:                      cfg.OriginMaxConns,
+		ReadTimeout:                   cfg.OriginTimeout,
+		WriteTimeout:                  cfg.OriginTimeout,
+		MaxIdleConnDuration:           30 * time.Second,
+		MaxConnWaitTimeout:            time.Second,
+		DisableHeaderNamesNormalizing: true,
+		DisablePathNormalizing:        true,
+		MaxResponseBodySize:           0, // origins are trusted; stream sizes are theirs
+		RetryIfErr:                    retryIdempotentOnly,
+	}
+}
+
+// retryIdempotentOnly retries a forward only when the request is idempotent
+// and the connection failed before any response: a POST that reached the
+// origin must not be sent twice.
+func retryIdempotentOnly(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+	return false, attempts < 2 && (req.Header.IsGet() || req.Header.IsHead())
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (p *Proxy) Serve(ln net.Listener) error {
+	return p.server.Serve(ln)
+}
+
+// Drain marks the proxy as draining: /readyz answers 503 from now on so load
+// balancers stop sending traffic, while requests are still served.
+func (p *Proxy) Drain() { p.draining.Store(true) }
+
+// Shutdown stops accepting connections and waits for in-flight requests to
+// finish or ctx to end.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.Drain()
+	return p.server.ShutdownWithContext(ctx)
+}
+
+// Run advances every event's line and refreshes the per-process cache every
+// Config.RefreshInterval until ctx ends. Any number of proxies may run it
+// against one store: the store makes each step atomic.
+func (p *Proxy) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, ev := range p.events {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(p.cfg.RefreshInterval)
+			defer t.Stop()
+			for {
+				p.refresh(ctx, ev)
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// refresh advances ev's line once and caches the result.
+func (p *Proxy) refresh(ctx context.Context, ev *event) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
+	defer cancel()
+	st, err := p.store.Advance(ctx, ev.cfg.Name, ev.seed())
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
+			return
+		}
+		p.m.storeErrors.WithLabelValues("advance").Inc()
+		if p.storeUp.Swap(false) {
+			p.log.Warn("store unreachable; positions keep their last known values", "event", ev.cfg.Name, "err", err)
+		}
+		return
+	}
+	if !p.storeUp.Swap(true) {
+		p.log.Info("store reachable again", "event", ev.cfg.Name)
+	}
+	ev.observe(st)
+}
+
+// seed is what the store re-creates ev's line from if it lost it.
+func (ev *event) seed() queue.Seed {
+	return queue.Seed{
+		Last:    *ev.state.Load(),
+		Control: queue.Control{RatePerSecond: ev.cfg.RatePerSecond, Paused: ev.cfg.Paused},
+	}
+}
+
+// observe merges a state read from the store into the cache. Within one epoch
+// the counters only grow, whatever the order answers arrive in; a newer epoch
+// replaces the cache.
+func (ev *event) observe(s queue.State) {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	cur := ev.state.Load()
+	next := s
+	if s.Epoch < cur.Epoch {
+		return
+	}
+	if s.Epoch == cur.Epoch {
+		next = *cur
+		next.Serving = max(cur.Serving, s.Serving)
+		next.Tail = max(cur.Tail, s.Tail)
+		if !s.At.Before(cur.At) {
+			next.Control = s.Control
+			next.At = s.At
+		}
+	}
+	ev.state.Store(&next)
+}
+
+// line returns the cached state of ev's line.
+func (ev *event) line() queue.State { return *ev.state.Load() }
+
+// Event returns the configuration and cached line state of the named event.
+func (p *Proxy) Event(name string) (Event, queue.State, bool) {
+	ev, ok := p.byName[name]
+	if !ok {
+		return Event{}, queue.State{}, false
+	}
+	return ev.cfg, ev.line(), true
+}
+
+// StoreUp reports whether the last refresh of every line reached the store.
+func (p *Proxy) StoreUp() bool { return p.storeUp.Load() }
+
+// fasthttpLogger sends fasthttp's own messages to slog.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+}

@@ -1,0 +1,164 @@
+// Package queue owns the per-event lines of Foyer: signed queue tickets, the
+// ticket and serving counters, and positions.
+//
+// A line is two counters kept by a Store. Joining takes the next sequence
+// number from the tail counter; admission advances the serving counter by
+// rate × elapsed in one atomic step timed by the store's own clock. A visitor
+// whose sequence number is at most the serving counter has had their turn; the
+// position of any other is Seq − Serving (1 = next).
+//
+// Every state change is one atomic step of the store (a Lua script in Redis),
+// so any number of proxies may join and advance the same line without a
+// leader. A line carries an epoch: when a store loses a line (a Redis restart
+// without persistence) the next call re-creates it from the caller's last
+// known State under a new epoch, so no sequence number is ever handed to two
+// visitors and the places already issued keep their order (see State.Place).
+package queue
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by stores. Callers branch on them with errors.Is.
+var (
+	// ErrUnavailable means the store could not be reached or did not answer
+	// in time. The operation may be retried.
+	ErrUnavailable = errors.New("queue: store unavailable")
+	// ErrInvalidEvent means an event name is empty or uses characters outside
+	// [a-z0-9_-] (event names become part of store keys).
+	ErrInvalidEvent = errors.New("queue: invalid event name")
+	// ErrInvalidVisitor means a visitor id is empty, longer than 64 bytes or
+	// uses characters outside [A-Za-z0-9_-].
+	ErrInvalidVisitor = errors.New("queue: invalid visitor id")
+)
+
+// Control is what admission decided for a line: how fast the serving counter
+// advances. It is kept in the store so every proxy advances at the same rate
+// and a change made on one proxy takes effect everywhere at the next step.
+type Control struct {
+	// RatePerSecond is how many sequence numbers the serving counter
+	// advances per second of store time. Zero admits nobody.
+	RatePerSecond float64
+	// Paused stops the serving counter. Time spent paused accrues nothing,
+	// so resuming does not release a burst.
+	Paused bool
+}
+
+// State is a snapshot of one event's line as the store saw it at At.
+type State struct {
+	// Epoch identifies this incarnation of the line. It is taken from the
+	// store's clock (microseconds) when the line is created and only grows.
+	Epoch uint64
+	// Serving is the highest sequence number whose turn has come.
+	Serving uint64
+	// Tail is the highest sequence number issued so far.
+	Tail uint64
+	// PrevEpoch and Carried describe a re-created line: tickets of PrevEpoch
+	// with Seq ≤ Carried keep their place in this epoch, because the new
+	// epoch issues only numbers above Carried. Both are zero for a line that
+	// was never lost.
+	PrevEpoch uint64
+	Carried   uint64
+	// Control is the admission control in force.
+	Control Control
+	// At is the store's clock when this state was read.
+	At time.Time
+}
+
+// Waiting returns how many issued sequence numbers have not had their turn.
+func (s State) Waiting() uint64 {
+	if s.Tail <= s.Serving {
+		return 0
+	}
+	return s.Tail - s.Serving
+}
+
+// Seed is what a caller knows when it calls a store: if the store has lost the
+// line (or never had it), the line is created from Seed. Last is the caller's
+// most recent State of the line (zero if it has none); Control is used when
+// Last has never been seen.
+type Seed struct {
+	Last    State
+	Control Control
+}
+
+// Entry is the result of Join.
+type Entry struct {
+	// Seq is the visitor's sequence number in State.Epoch.
+	Seq uint64
+	// Existing reports that the visitor already had a place in this epoch,
+	// which Join returned instead of making a new one.
+	Existing bool
+	// State is the line right after the join.
+	State State
+}
+
+// Store keeps lines. Implementations are safe for concurrent use by many
+// goroutines and, for shared stores, by many processes.
+type Store interface {
+	// Join gives visitor a place at the tail of event's line, or returns the
+	// place the visitor already has in the current epoch. It never issues a
+	// sequence number twice within an epoch, nor a number at or below
+	// State.Carried in a re-created epoch.
+	Join(ctx context.Context, event, visitor string, seed Seed) (Entry, error)
+	// Advance moves the serving counter by rate × elapsed store time since
+	// the previous advance (by any caller), keeping the fractional remainder,
+	// and caps it at the tail. Capacity that finds the line empty is not
+	// banked. It returns the line after the step.
+	Advance(ctx context.Context, event string, seed Seed) (State, error)
+	// SetControl changes the control of event's line. It takes effect at the
+	// next Advance: time before the change accrues at the old rate.
+	SetControl(ctx context.Context, event string, c Control, seed Seed) (State, error)
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Standing is where a ticket stands in a line.
+type Standing int
+
+// The standings of a ticket.
+const (
+	// Waiting: the ticket's turn has not come; Place also returns its
+	// position (1 = next).
+	Waiting Standing = iota
+	// Turn: the ticket's sequence number is at or below the serving counter.
+	Turn
+	// Lost: the ticket belongs to an epoch whose places were not carried
+	// into the current one; its holder must join again.
+	Lost
+)
+
+// String returns the standing's name.
+func (s Standing) String() string {
+	switch s {
+	case Waiting:
+		return "waiting"
+	case Turn:
+		return "turn"
+	case Lost:
+		return "lost"
+	}
+	return "unknown"
+}
+
+// Place reports where ticket t stands in line s. A ticket of the current
+// epoch, or of PrevEpoch with Seq ≤ Carried, keeps its sequence number. A
+// ticket of a newer epoch than s (s is an older cached state) is placed by
+// its sequence number too, since numbers only grow across epochs. Any other
+// ticket is Lost.
+func (s State) Place(t Ticket) (Standing, uint64) {
+	switch {
+	case t.Epoch == s.Epoch, t.Epoch > s.Epoch:
+	case s.PrevEpoch != 0 && t.Epoch == s.PrevEpoch && t.Seq <= s.Carried:
+	default:
+		return Lost, 0
+	}
+	if t.Seq <= s.Serving {
+		return Turn, 0
+	}
+	return Waiting, t.Seq - s.Serving
+}

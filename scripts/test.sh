@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite of Foyer, on a fresh machine or in CI:
+#   1. provisions what the tests need (redis-server from Debian packages),
+#   2. runs go vet and the race-enabled tests.
+# Tests that need Redis start their own throwaway redis-server; with
+# FOYER_REQUIRE_REDIS=1 (set here) they fail instead of skipping when it is
+# missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_install() {
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "test.sh: installing $* from Debian packages" >&2
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+		return 0
+	fi
+	return 1
+}
+
+if ! command -v redis-server >/dev/null 2>&1; then
+	if ! apt_install redis-server; then
+		echo "test.sh: redis-server is missing. Install it first, e.g.: sudo apt-get install redis-server" >&2
+		exit 1
+	fi
+fi
+# The Debian package starts a system instance; the tests never use it.
+redis-server --version
+
+export FOYER_REQUIRE_REDIS=1
+go version
+echo "== go vet"
+go vet ./...
+echo "== go test -race"
+go test -race -count=1 -timeout 14m "$@" ./...
