@@ -73,19 +73,19 @@ func (p *Proxy) readyz(w http.ResponseWriter, r *http.Request) {
 
 // EventStatus is an event as the admin API shows it.
 type EventStatus struct {
-	Name            string  `json:"name"`
-	Title           string  `json:"title"`
-	RatePerSecond   float64 `json:"rate_per_second"`
-	State           string  `json:"state"`
-	Serving         uint64  `json:"serving"`
-	Tail            uint64  `json:"tail"`
-	Waiting         uint64  `json:"waiting"`
-	Epoch           uint64  `json:"epoch"`
-	Origin          string  `json:"origin"`
-	PathPrefix      string  `json:"path_prefix"`
-	Hosts           []string `json:"hosts"`
-	SessionSeconds  int64   `json:"session_duration_seconds"`
-	UpdatedAt       string  `json:"updated_at,omitempty"`
+	Name           string   `json:"name"`
+	Title          string   `json:"title"`
+	RatePerSecond  float64  `json:"rate_per_second"`
+	State          string   `json:"state"`
+	Serving        uint64   `json:"serving"`
+	Tail           uint64   `json:"tail"`
+	Waiting        uint64   `json:"waiting"`
+	Epoch          uint64   `json:"epoch"`
+	Origin         string   `json:"origin"`
+	PathPrefix     string   `json:"path_prefix"`
+	Hosts          []string `json:"hosts"`
+	SessionSeconds int64    `json:"session_duration_seconds"`
+	UpdatedAt      string   `json:"updated_at,omitempty"`
 }
 
 func (ev *event) status() EventStatus {

@@ -22,19 +22,19 @@ import (
 // fileConfig is the YAML configuration file of foyer serve. Every field is
 // documented in docs/configuration.md; a test keeps the two in step.
 type fileConfig struct {
-	Listen          string        `yaml:"listen"`
-	AdminListen     string        `yaml:"admin_listen"`
-	SeatingListen   string        `yaml:"seating_listen"`
-	AdminToken      string        `yaml:"admin_token"`
-	SecureCookies   bool          `yaml:"secure_cookies"`
-	TrustedProxies  []string      `yaml:"trusted_proxies"`
-	RefreshInterval duration      `yaml:"refresh_interval"`
-	Shutdown        shutdownConf  `yaml:"shutdown"`
-	Store           storeConf     `yaml:"store"`
-	Tokens          tokensConf    `yaml:"tokens"`
-	Limits          limitsConf    `yaml:"limits"`
-	Events          []eventConf   `yaml:"events"`
-	Log             logConf       `yaml:"log"`
+	Listen          string       `yaml:"listen"`
+	AdminListen     string       `yaml:"admin_listen"`
+	SeatingListen   string       `yaml:"seating_listen"`
+	AdminToken      string       `yaml:"admin_token"`
+	SecureCookies   bool         `yaml:"secure_cookies"`
+	TrustedProxies  []string     `yaml:"trusted_proxies"`
+	RefreshInterval duration     `yaml:"refresh_interval"`
+	Shutdown        shutdownConf `yaml:"shutdown"`
+	Store           storeConf    `yaml:"store"`
+	Tokens          tokensConf   `yaml:"tokens"`
+	Limits          limitsConf   `yaml:"limits"`
+	Events          []eventConf  `yaml:"events"`
+	Log             logConf      `yaml:"log"`
 }
 
 type shutdownConf struct {
