@@ -220,8 +220,8 @@ func (p *Proxy) serveStatus(ctx *fasthttp.RequestCtx, ev *event, now time.Time, 
 		return
 	}
 	if v.joinError != nil {
-		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "2")
 		writeError(ctx, fasthttp.StatusServiceUnavailable, "store_unavailable", "the line cannot take new places right now; retry in a few seconds")
+		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "2")
 		return
 	}
 	ctx.Response.Header.SetContentType("application/json")
