@@ -89,7 +89,7 @@ func TestCacheSkipsFailures(t *testing.T) {
 		{"other event", s, "e2", now0},
 		{"expired", s, "e1", now0.Add(time.Hour)},
 		{"not yet valid", s, "e1", now0.Add(-time.Hour)},
-		{"forged", s[:len(s)-2] + "AA", "e1", now0},
+		{"forged", flipSignature(s), "e1", now0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,7 +105,7 @@ func TestCacheSkipsFailures(t *testing.T) {
 
 func TestCacheBound(t *testing.T) {
 	f := newFixture(t)
-	for _, size := range []int{1, 7, 32, 33, 100, 1000} {
+	for _, size := range []int{1, 7, 32, 33, 100, 257} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			tok := newTokens(t, Config{CacheSize: size}, f.ks)
 			for i := range 3*size + 50 {
@@ -252,4 +252,16 @@ func TestVerifyCachedAllocs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flipSignature changes a character in the R half of a token's signature.
+func flipSignature(token string) string {
+	b := []byte(token)
+	i := len(b) - 60
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
 }

@@ -271,16 +271,29 @@ type parsedClaims struct {
 // for the configured TTL, and its claims. It fails with ErrNoSigningKey when
 // the key set only verifies.
 func (t *Tokens) Issue(visitor, event string, now time.Time) (string, Claims, error) {
+	return t.IssueFor(visitor, event, now, 0)
+}
+
+// IssueFor is Issue with a token lifetime of its own, such as an event's
+// session duration; ttl 0 means the configured TTL. Like Config.TTL, ttl is
+// at most MaxTTL.
+func (t *Tokens) IssueFor(visitor, event string, now time.Time, ttl time.Duration) (string, Claims, error) {
+	if ttl < 0 || ttl > MaxTTL {
+		return "", Claims{}, fmt.Errorf("admission: token lifetime %v is outside [0, %v]", ttl, MaxTTL)
+	}
 	var id [16]byte
 	if _, err := io.ReadFull(rand.Reader, id[:]); err != nil {
 		return "", Claims{}, fmt.Errorf("admission: token id: %w", err)
 	}
-	return t.issue(visitor, event, base64.RawURLEncoding.EncodeToString(id[:]), now)
+	return t.issue(visitor, event, base64.RawURLEncoding.EncodeToString(id[:]), now, ttl)
 }
 
-// issue is Issue with a given token id, so that tests can build the same
+// issue is IssueFor with a given token id, so that tests can build the same
 // token twice.
-func (t *Tokens) issue(visitor, event, id string, now time.Time) (string, Claims, error) {
+func (t *Tokens) issue(visitor, event, id string, now time.Time, ttl time.Duration) (string, Claims, error) {
+	if ttl == 0 {
+		ttl = t.cfg.TTL
+	}
 	signing := t.keys.signing
 	if signing.Private == nil {
 		return "", Claims{}, ErrNoSigningKey
@@ -298,7 +311,7 @@ func (t *Tokens) issue(visitor, event, id string, now time.Time) (string, Claims
 		Issuer:    t.cfg.Issuer,
 		Audience:  t.cfg.Audience,
 		IssuedAt:  now.Truncate(time.Second).UTC(),
-		ExpiresAt: now.Add(t.cfg.TTL).Truncate(time.Second).UTC(),
+		ExpiresAt: now.Add(ttl).Truncate(time.Second).UTC(),
 	}
 	c.NotBefore = c.IssuedAt
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &issuedClaims{
@@ -337,7 +350,10 @@ func (t *Tokens) issue(visitor, event, id string, now time.Time) (string, Claims
 func (t *Tokens) Verify(token []byte, event string, now time.Time) (Claims, error) {
 	if t.cache != nil {
 		if c, ok := t.cache.get(token); ok {
-			return c, c.check(event, now, t.cfg.Leeway)
+			if err := c.check(event, now, t.cfg.Leeway); err != nil {
+				return Claims{}, err
+			}
+			return c, nil
 		}
 	}
 	c, err := t.verify(token, event, now)

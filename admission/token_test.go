@@ -489,10 +489,10 @@ func TestVerifyConcurrent(t *testing.T) {
 	// A small cache, so that goroutines also race on eviction.
 	tok := newTokens(t, Config{CacheSize: 40}, f.ks)
 	var wg sync.WaitGroup
-	for g := range 16 {
+	for g := range 8 {
 		wg.Go(func() {
 			visitor := fmt.Sprintf("v%d", g)
-			for i := range 200 {
+			for i := range 100 {
 				now := now0.Add(time.Duration(i) * time.Second)
 				s, _, err := tok.Issue(visitor, "e", now)
 				if err != nil {
@@ -617,4 +617,44 @@ func BenchmarkVerifyUncachedParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestIssueFor(t *testing.T) {
+	key, err := GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, _ := NewKeySet(key)
+	tokens, err := NewTokens(Config{TTL: time.Hour}, ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	cases := []struct {
+		ttl, want time.Duration
+	}{
+		{0, time.Hour},
+		{5 * time.Minute, 5 * time.Minute},
+		{MaxTTL, MaxTTL},
+	}
+	for _, c := range cases {
+		tok, claims, err := tokens.IssueFor("v", "e", now, c.ttl)
+		if err != nil {
+			t.Fatalf("IssueFor(ttl %v): %v", c.ttl, err)
+		}
+		if got := claims.ExpiresAt.Sub(now); got != c.want {
+			t.Errorf("IssueFor(ttl %v): expires after %v, want %v", c.ttl, got, c.want)
+		}
+		if _, err := tokens.Verify([]byte(tok), "e", now.Add(c.want-time.Second)); err != nil {
+			t.Errorf("IssueFor(ttl %v): rejected before expiry: %v", c.ttl, err)
+		}
+		if _, err := tokens.Verify([]byte(tok), "e", now.Add(c.want+DefaultLeeway+time.Second)); !errors.Is(err, ErrExpired) {
+			t.Errorf("IssueFor(ttl %v): after expiry got %v, want ErrExpired", c.ttl, err)
+		}
+	}
+	for _, bad := range []time.Duration{-time.Second, MaxTTL + time.Second} {
+		if _, _, err := tokens.IssueFor("v", "e", now, bad); err == nil {
+			t.Errorf("IssueFor(ttl %v): no error", bad)
+		}
+	}
 }

@@ -200,7 +200,7 @@ func (p *Proxy) join(ctx *fasthttp.RequestCtx, ev *event, now time.Time, visitor
 // admit issues the admission token of a visitor whose turn has come and sets
 // it as a cookie for browsers.
 func (p *Proxy) admit(ctx *fasthttp.RequestCtx, ev *event, v *visit, now time.Time) {
-	tok, _, err := p.tokens.Issue(v.ticket.Visitor, ev.cfg.Name, now)
+	tok, _, err := p.tokens.IssueFor(v.ticket.Visitor, ev.cfg.Name, now, ev.cfg.SessionDuration)
 	if err != nil {
 		// A key set that cannot sign is a configuration error New rejects;
 		// keep the visitor waiting rather than failing the request.
