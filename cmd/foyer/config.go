@@ -102,12 +102,13 @@ type logConf struct {
 type duration time.Duration
 
 func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	// yaml.v3 passes an unmarshaler's error through as it is: name the line.
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("a duration like 250ms or 15m is required")
+		return fmt.Errorf("line %d: a duration like 250ms or 15m is required", n.Line)
 	}
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("%q is not a duration like 250ms or 15m", n.Value)
+		return fmt.Errorf("line %d: %q is not a duration like 250ms or 15m", n.Line, n.Value)
 	}
 	*d = duration(v)
 	return nil

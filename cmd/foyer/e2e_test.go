@@ -58,6 +58,7 @@ type foyerProc struct {
 	cmd       *exec.Cmd
 	publicURL string
 	adminURL  string
+	stdout    *lockedBuffer
 	stderr    *lockedBuffer
 	exited    chan error
 }
@@ -89,9 +90,15 @@ func startFoyer(t *testing.T, config string, env ...string) *foyerProc {
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(foyerBinary(t), "serve", "--config", path)
+	return startFoyerArgs(t, []string{"serve", "--config", path}, env...)
+}
+
+// startFoyerArgs runs foyer with args and waits until it prints its URLs.
+func startFoyerArgs(t *testing.T, args []string, env ...string) *foyerProc {
+	t.Helper()
+	cmd := exec.Command(foyerBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
-	p := &foyerProc{cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	p := &foyerProc{cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -104,6 +111,7 @@ func startFoyer(t *testing.T, config string, env ...string) *foyerProc {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			p.stdout.Write(append(sc.Bytes(), '\n'))
 			if m := urlLine.FindStringSubmatch(sc.Text()); m != nil {
 				urls <- [2]string{m[1], m[2]}
 			}
@@ -492,5 +500,47 @@ func TestE2EGracefulShutdown(t *testing.T) {
 		p.exited <- err // for the cleanup
 	case <-time.After(20 * time.Second):
 		t.Fatal("did not exit after draining")
+	}
+}
+
+// TestE2EDemo runs foyer serve as the README's first command does (on free
+// ports): the printed fan URL serves the queue page, and the printed admin
+// token opens the admin API.
+func TestE2EDemo(t *testing.T) {
+	p := startFoyerArgs(t, []string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--seating-listen", "127.0.0.1:0"})
+	req, _ := http.NewRequest("GET", p.publicURL+"/", nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := fanClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `role="status"`) || !strings.Contains(string(body), "Foyer demo on-sale") {
+		t.Fatalf("fan URL: got %d, want the demo queue page:\n%s", resp.StatusCode, body)
+	}
+	var ticket string
+	for _, c := range resp.Cookies() {
+		if c.Name == "foyer_ticket" {
+			ticket = c.Value
+		}
+	}
+	_, doc := apiCall(t, "GET", p.publicURL+"/_foyer/v1/events/demo/status", "Foyer-Ticket", ticket)
+	if pos, _ := doc["position"].(float64); doc["state"] != "waiting" || pos < 1 || pos > demoCrowd+1 {
+		t.Errorf("demo fan status: %v, want waiting behind the simulated crowd", doc)
+	}
+	m := regexp.MustCompile(`admin token: (\S+)`).FindStringSubmatch(p.stdout.String())
+	if m == nil {
+		t.Fatalf("no admin token printed:\n%s", p.stdout.String())
+	}
+	req, _ = http.NewRequest("GET", p.adminURL+"/admin/v1/events/demo", nil)
+	req.Header.Set("Authorization", "Bearer "+m[1])
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("admin API with the printed token: got %d, want 200", resp.StatusCode)
 	}
 }

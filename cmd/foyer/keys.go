@@ -19,7 +19,7 @@ func runKeysGenerate(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "write the private key to this file (mode 0600) instead of stdout")
 	jwksOut := fs.String("jwks-out", "", "also write the public JWKS to this file")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return flagError(err)
 	}
 	k, err := admission.GenerateKey(rand.Reader)
 	if err != nil {

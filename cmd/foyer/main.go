@@ -104,3 +104,12 @@ func runConfigCheck(path string, getenv func(string) string, stdout io.Writer) e
 	fmt.Fprintf(stdout, "%s: ok (%d events, %s store)\n", path, len(c.Events), c.Store.Kind)
 	return nil
 }
+
+// flagError makes a flag parsing error a usage error; the flag package has
+// printed it with the usage already.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usageError{err.Error()}
+}

@@ -36,7 +36,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	adminListen := fs.String("admin-listen", "", "admin listen address (default 127.0.0.1:9090)")
 	seatingListen := fs.String("seating-listen", "", "demo origin listen address (default 127.0.0.1:8081)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return flagError(err)
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("serve: unexpected argument %q", fs.Arg(0))}
