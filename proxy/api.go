@@ -226,8 +226,13 @@ func (p *Proxy) serveStatus(ctx *fasthttp.RequestCtx, ev *event, now time.Time, 
 	}
 	ctx.Response.Header.SetContentType("application/json")
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
-	redirect := returnTo(ctx, ev)
-	ctx.SetBody(p.appendStatus(ctx.Response.Body()[:0], ev, &v, redirect))
+	var redirect []byte
+	if v.token != "" {
+		redirect = returnTo(ctx, ev)
+	}
+	// Write into the response's pooled body buffer: no allocation per poll.
+	b := ctx.Response.SwapBody(nil)
+	ctx.Response.SwapBody(p.appendStatus(b[:0], ev, &v, redirect))
 }
 
 // returnTo is where an admitted visitor should go: the return_to query
@@ -293,7 +298,7 @@ func (p *Proxy) appendStatus(dst []byte, ev *event, v *visit, redirect []byte) [
 		dst = append(dst, `,"admission_token":`...)
 		dst = appendJSONString(dst, v.token)
 		dst = append(dst, `,"redirect":`...)
-		dst = appendJSONString(dst, string(redirect))
+		dst = appendJSONString(dst, redirect)
 	} else {
 		dst = append(dst, `,"position":`...)
 		dst = strconv.AppendUint(dst, v.position, 10)
@@ -310,7 +315,7 @@ func (p *Proxy) appendStatus(dst []byte, ev *event, v *visit, redirect []byte) [
 		dst = strconv.AppendInt(dst, refreshAfter(eta, known).Milliseconds(), 10)
 	}
 	dst = append(dst, `,"ticket":`...)
-	dst = appendJSONString(dst, string(v.signed))
+	dst = appendJSONString(dst, v.signed)
 	return append(dst, '}')
 }
 
@@ -352,11 +357,11 @@ func writeError(ctx *fasthttp.RequestCtx, status int, code, message string) {
 	ctx.SetStatusCode(status)
 	ctx.Response.Header.SetContentType("application/json")
 	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
-	b := append(ctx.Response.Body()[:0], `{"error":{"code":`...)
+	b := append(ctx.Response.SwapBody(nil)[:0], `{"error":{"code":`...)
 	b = appendJSONString(b, code)
 	b = append(b, `,"message":`...)
 	b = appendJSONString(b, message)
-	ctx.SetBody(append(b, "}}\n"...))
+	ctx.Response.SwapBody(append(b, "}}\n"...))
 }
 
 func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
@@ -366,7 +371,7 @@ func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
 
 // appendJSONString appends s as a JSON string. <, > and & are escaped too,
 // so the result can be embedded in a <script> element.
-func appendJSONString(dst []byte, s string) []byte {
+func appendJSONString[S string | []byte](dst []byte, s S) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	for i := 0; i < len(s); i++ {

@@ -141,6 +141,10 @@ var hopHeaders = []string{
 // visitor id added so the origin knows who was admitted.
 func (p *Proxy) forward(ctx *fasthttp.RequestCtx, ev *event, visitor string) {
 	req := &ctx.Request
+	if len(req.Header.Host()) == 0 {
+		// HTTP/1.0 requests may lack a Host; the origin's client needs one.
+		req.SetHost(ev.originHost)
+	}
 	removeHopHeaders(&req.Header)
 	req.Header.Set(headerVisitor, visitor)
 	req.Header.Set(headerEvent, ev.cfg.Name)

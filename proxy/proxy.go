@@ -78,8 +78,9 @@ type Proxy struct {
 
 // event is the runtime of one configured event.
 type event struct {
-	cfg    Event
-	origin *fasthttp.HostClient
+	cfg        Event
+	origin     *fasthttp.HostClient
+	originHost string // host[:port] of cfg.Origin
 	// state is the per-process cache of the line, replaced as a whole by
 	// observe; readers never block.
 	state atomic.Pointer[queue.State]
@@ -119,7 +120,8 @@ func New(cfg Config, d Deps) (*Proxy, error) {
 	p.storeUp.Store(true)
 	p.m = newMetrics(p)
 	for _, ec := range cfg.Events {
-		ev := &event{cfg: ec, origin: newOriginClient(ec.Origin, cfg)}
+		u, _ := url.Parse(ec.Origin) // Validate has checked it parses
+		ev := &event{cfg: ec, origin: newOriginClient(u, cfg), originHost: u.Host}
 		ev.state.Store(&queue.State{Control: queue.Control{RatePerSecond: ec.RatePerSecond, Paused: ec.Paused}})
 		ev.em = p.m.forEvent(ec.Name)
 		p.events = append(p.events, ev)
@@ -164,10 +166,8 @@ func New(cfg Config, d Deps) (*Proxy, error) {
 	return p, nil
 }
 
-// newOriginClient returns the pooled client of one origin. Config.Validate
-// has checked that the URL parses.
-func newOriginClient(origin string, cfg Config) *fasthttp.HostClient {
-	u, _ := url.Parse(origin)
+// newOriginClient returns the pooled client of one origin.
+func newOriginClient(u *url.URL, cfg Config) *fasthttp.HostClient {
 	addr := u.Host
 	if u.Port() == "" {
 		if u.Scheme == "https" {
