@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/foyerhq/foyer/internal/redistest"
 	"github.com/foyerhq/foyer/queue"
 )
 
@@ -184,5 +185,62 @@ func TestStoreUnreachable(t *testing.T) {
 	}
 	if page := h.do("GET", "/", "Accept", "text/html"); page.status != 503 || !strings.Contains(string(page.body), `role="status"`) {
 		t.Errorf("new browser with the store down: got %d, want 503 and the page that retries", page.status)
+	}
+}
+
+// TestRedisRestartLosesNoPlace joins fans through the proxy, restarts Redis
+// without persistence, and joins more: no position is issued twice, and the
+// fans who joined before keep their places ahead of those who joined after.
+func TestRedisRestartLosesNoPlace(t *testing.T) {
+	srv := redistest.Start(t)
+	store := queue.NewRedis(srv.Client(t), queue.RedisOptions{})
+	h := newHarness(t, func(c *Config, d *Deps) {
+		d.Store = store
+		c.Events[0].RatePerSecond = 0
+	})
+	join := func() (ticket string, pos int) {
+		doc := h.do("POST", "/_foyer/v1/events/show/join", "Accept", "application/json").json(t)
+		return doc["ticket"].(string), int(doc["position"].(float64))
+	}
+	var before []string
+	for i := range 20 {
+		tk, pos := join()
+		if pos != i+1 {
+			t.Fatalf("join %d: position %d, want %d", i, pos, i+1)
+		}
+		before = append(before, tk)
+	}
+	h.waitRefresh("show")
+	_, old, _ := h.p.Event("show")
+	srv.Restart(t)
+	// New fans arrive once the store is back.
+	positions := map[int]bool{}
+	var after []string
+	for len(after) < 20 {
+		r := h.do("POST", "/_foyer/v1/events/show/join", "Accept", "application/json")
+		if r.status == 503 {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		doc := r.json(t)
+		after = append(after, doc["ticket"].(string))
+	}
+	h.waitRefresh("show")
+	if _, now, _ := h.p.Event("show"); now.Epoch <= old.Epoch || now.PrevEpoch != old.Epoch {
+		t.Fatalf("after the restart: epoch %d (previous %d), want a new epoch following %d: the store did not lose the line", now.Epoch, now.PrevEpoch, old.Epoch)
+	}
+	for i, tk := range append(before, after...) {
+		doc := h.do("GET", "/_foyer/v1/events/show/status", "Accept", "application/json", "Foyer-Ticket", tk).json(t)
+		pos := int(doc["position"].(float64))
+		if positions[pos] {
+			t.Fatalf("fan %d: position %d was issued twice", i, pos)
+		}
+		positions[pos] = true
+		if i < len(before) && pos != i+1 {
+			t.Errorf("fan %d who joined before the restart: position %d, want %d", i, pos, i+1)
+		}
+		if i >= len(before) && pos <= len(before) {
+			t.Errorf("fan %d who joined after the restart: position %d, ahead of earlier fans", i, pos)
+		}
 	}
 }
