@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// ErrInvalidControl means a Control's rate is negative, NaN or infinite.
+// ErrInvalidControl means a Control's rate, given to SetControl or in a
+// Seed, is negative, NaN or infinite.
 var ErrInvalidControl = errors.New("queue: invalid control: rate must be finite and not negative")
 
 // fracEpsilon absorbs the rounding of repeated float additions, so that ten
@@ -79,6 +80,17 @@ func (l *line) state(nowUS int64) State {
 		Control:   l.control,
 		At:        time.UnixMicro(nowUS),
 	}
+}
+
+// validCall checks what every store call takes, before the store is touched.
+func validCall(event string, seed Seed) error {
+	if !ValidEvent(event) {
+		return ErrInvalidEvent
+	}
+	if err := validControl(seed.Control); err != nil {
+		return err
+	}
+	return validControl(seed.Last.Control)
 }
 
 func validControl(c Control) error {

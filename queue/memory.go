@@ -58,7 +58,7 @@ func (m *Memory) lock(event string, seed Seed) (*memoryLine, int64) {
 				l.line.epoch = m.lastEpoch + 1
 			}
 			m.lastEpoch = l.line.epoch
-			m.lines[event] = l
+			m.lines[strings.Clone(event)] = l // event may alias a request buffer
 		}
 		m.mu.Unlock()
 		l.mu.Lock()
@@ -71,8 +71,8 @@ func (m *Memory) lock(event string, seed Seed) (*memoryLine, int64) {
 
 // Join implements Store.
 func (m *Memory) Join(_ context.Context, event, visitor string, seed Seed) (Entry, error) {
-	if !ValidEvent(event) {
-		return Entry{}, ErrInvalidEvent
+	if err := validCall(event, seed); err != nil {
+		return Entry{}, err
 	}
 	if !ValidVisitor(visitor) {
 		return Entry{}, ErrInvalidVisitor
@@ -88,15 +88,14 @@ func (m *Memory) Join(_ context.Context, event, visitor string, seed Seed) (Entr
 		l.line.settle(now)
 	}
 	l.line.tail++
-	// The caller's string may alias a request buffer; the map outlives it.
-	l.visitors[strings.Clone(visitor)] = l.line.tail
+	l.visitors[strings.Clone(visitor)] = l.line.tail // visitor may alias a request buffer
 	return Entry{Seq: l.line.tail, State: l.line.state(now)}, nil
 }
 
 // Advance implements Store.
 func (m *Memory) Advance(_ context.Context, event string, seed Seed) (State, error) {
-	if !ValidEvent(event) {
-		return State{}, ErrInvalidEvent
+	if err := validCall(event, seed); err != nil {
+		return State{}, err
 	}
 	l, now := m.lock(event, seed)
 	defer l.mu.Unlock()
@@ -106,8 +105,8 @@ func (m *Memory) Advance(_ context.Context, event string, seed Seed) (State, err
 
 // SetControl implements Store.
 func (m *Memory) SetControl(_ context.Context, event string, c Control, seed Seed) (State, error) {
-	if !ValidEvent(event) {
-		return State{}, ErrInvalidEvent
+	if err := validCall(event, seed); err != nil {
+		return State{}, err
 	}
 	if err := validControl(c); err != nil {
 		return State{}, err

@@ -26,8 +26,9 @@ var (
 	// ErrUnavailable means the store could not be reached or did not answer
 	// in time. The operation may be retried.
 	ErrUnavailable = errors.New("queue: store unavailable")
-	// ErrInvalidEvent means an event name is empty or uses characters outside
-	// [a-z0-9_-] (event names become part of store keys).
+	// ErrInvalidEvent means an event name is empty, longer than 64 bytes or
+	// uses characters outside [a-z0-9_-] (event names become part of store
+	// keys and tickets).
 	ErrInvalidEvent = errors.New("queue: invalid event name")
 	// ErrInvalidVisitor means a visitor id is empty, longer than 64 bytes or
 	// uses characters outside [A-Za-z0-9_-].
@@ -101,7 +102,9 @@ type Store interface {
 	// Join gives visitor a place at the tail of event's line, or returns the
 	// place the visitor already has in the current epoch. It never issues a
 	// sequence number twice within an epoch, nor a number at or below
-	// State.Carried in a re-created epoch.
+	// State.Carried in a re-created epoch. A newcomer to an empty line
+	// first settles it (as Advance would), so the time the line stood
+	// empty admits nobody.
 	Join(ctx context.Context, event, visitor string, seed Seed) (Entry, error)
 	// Advance moves the serving counter by rate × elapsed store time since
 	// the previous advance (by any caller), keeping the fractional remainder,

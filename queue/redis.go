@@ -13,7 +13,8 @@ import (
 // RedisOptions configures a Redis store. The zero value is ready to use.
 type RedisOptions struct {
 	// Prefix starts every key. Default "foyer". Several deployments may
-	// share one Redis under different prefixes.
+	// share one Redis under different prefixes. It should hold no braces:
+	// a hash tag in the prefix would put every event in one Cluster slot.
 	Prefix string
 }
 
@@ -29,8 +30,9 @@ type RedisOptions struct {
 //
 // Join, Advance and SetControl are each one Lua script, one round trip
 // (EVALSHA, falling back to EVAL once after a script cache flush), timed by
-// Redis's TIME so proxies with skewed clocks agree. Redis 7 replicates a
-// script's effects, not the script, so reading TIME before writing is safe.
+// Redis's TIME so proxies with skewed clocks agree. Redis replicates a
+// script's effects, not the script (the default since Redis 5), so reading
+// TIME before writing is safe.
 // Lua numbers are doubles: sequence numbers and epochs must stay below 2⁵³,
 // which µs timestamps and any real line do.
 //
@@ -168,8 +170,8 @@ return reply(0, 0)
 
 // Join implements Store.
 func (r *Redis) Join(ctx context.Context, event, visitor string, seed Seed) (Entry, error) {
-	if !ValidEvent(event) {
-		return Entry{}, ErrInvalidEvent
+	if err := validCall(event, seed); err != nil {
+		return Entry{}, err
 	}
 	if !ValidVisitor(visitor) {
 		return Entry{}, ErrInvalidVisitor
@@ -187,8 +189,8 @@ func (r *Redis) Join(ctx context.Context, event, visitor string, seed Seed) (Ent
 
 // Advance implements Store.
 func (r *Redis) Advance(ctx context.Context, event string, seed Seed) (State, error) {
-	if !ValidEvent(event) {
-		return State{}, ErrInvalidEvent
+	if err := validCall(event, seed); err != nil {
+		return State{}, err
 	}
 	v, err := r.run(ctx, advanceScript, event, seed)
 	if err != nil {
@@ -200,8 +202,8 @@ func (r *Redis) Advance(ctx context.Context, event string, seed Seed) (State, er
 
 // SetControl implements Store.
 func (r *Redis) SetControl(ctx context.Context, event string, c Control, seed Seed) (State, error) {
-	if !ValidEvent(event) {
-		return State{}, ErrInvalidEvent
+	if err := validCall(event, seed); err != nil {
+		return State{}, err
 	}
 	if err := validControl(c); err != nil {
 		return State{}, err

@@ -486,6 +486,14 @@ func testInvalidInput(t *testing.T, s queue.Store, _ func(string)) {
 			_, err := s.SetControl(ctx, event, queue.Control{RatePerSecond: math.Inf(1)}, queue.Seed{})
 			return err
 		}, queue.ErrInvalidControl},
+		{"JoinSeedNegativeRate", func() error {
+			_, err := s.Join(ctx, event, "v", queue.Seed{Control: queue.Control{RatePerSecond: -1}})
+			return err
+		}, queue.ErrInvalidControl},
+		{"AdvanceSeedLastNaN", func() error {
+			_, err := s.Advance(ctx, event, queue.Seed{Last: queue.State{Epoch: 1, Control: queue.Control{RatePerSecond: math.NaN()}}})
+			return err
+		}, queue.ErrInvalidControl},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
