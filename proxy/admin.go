@@ -64,7 +64,7 @@ func (p *Proxy) readyz(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p.draining.Load():
 		writeAdminJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
-	case !p.storeUp.Load():
+	case !p.StoreUp():
 		writeAdminJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store_unreachable"})
 	default:
 		writeAdminJSON(w, http.StatusOK, map[string]string{"status": "ready"})

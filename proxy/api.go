@@ -76,7 +76,7 @@ var errNoTicket = errors.New("proxy: no ticket")
 func (p *Proxy) readTicket(ctx *fasthttp.RequestCtx, ev *event) (queue.Ticket, []byte, error) {
 	raw := ctx.Request.Header.Peek(headerTicket)
 	if len(raw) == 0 {
-		raw = ctx.Request.Header.Cookie(cookieTicket)
+		raw = ctx.Request.Header.Cookie(ev.cookieTicket)
 	}
 	if len(raw) == 0 {
 		return queue.Ticket{}, nil, errNoTicket
@@ -190,7 +190,7 @@ func (p *Proxy) join(ctx *fasthttp.RequestCtx, ev *event, now time.Time, visitor
 	}
 	v.signed = p.tickets.Append(nil, v.ticket)
 	v.standing, v.position = v.line.Place(v.ticket)
-	p.setCookie(ctx, cookieTicket, v.signed, ticketMaxAge)
+	p.setCookie(ctx, ev.cookieTicket, v.signed, ticketMaxAge)
 	if v.standing == queue.Turn {
 		p.admit(ctx, ev, &v, now)
 	}
@@ -210,7 +210,7 @@ func (p *Proxy) admit(ctx *fasthttp.RequestCtx, ev *event, v *visit, now time.Ti
 	}
 	v.token = tok
 	ev.em.admissions.Inc()
-	p.setCookie(ctx, cookieAdmission, []byte(tok), ev.cfg.SessionDuration)
+	p.setCookie(ctx, ev.cookieAdmission, []byte(tok), ev.cfg.SessionDuration)
 }
 
 // serveStatus answers with the status document of the request's place.

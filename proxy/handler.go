@@ -12,11 +12,14 @@ import (
 	"github.com/foyerhq/foyer/admission"
 )
 
-// Cookie and header names of the public contract.
+// Cookie and header names of the public contract. Cookie names carry the
+// event's name (foyer_ticket_<event>, foyer_admission_<event>) so that events
+// sharing a host keep their own places and admissions: cookies are per host
+// and the status API is outside every event's path.
 const (
-	cookieTicket    = "foyer_ticket"
-	cookieAdmission = "foyer_admission"
-	headerTicket    = "Foyer-Ticket"
+	cookieTicketPrefix    = "foyer_ticket_"
+	cookieAdmissionPrefix = "foyer_admission_"
+	headerTicket          = "Foyer-Ticket"
 	headerVisitor   = "Foyer-Visitor"
 	headerEvent     = "Foyer-Event"
 )
@@ -84,7 +87,7 @@ func asciiEqualFold(b []byte, lower string) bool {
 // gate forwards an admitted request to ev's origin and answers any other with
 // the queue page or the status document.
 func (p *Proxy) gate(ctx *fasthttp.RequestCtx, ev *event, now time.Time) routeName {
-	tok, fromCookie := admissionToken(ctx)
+	tok, fromCookie := admissionToken(ctx, ev)
 	if tok != nil {
 		claims, err := p.tokens.Verify(tok, ev.cfg.Name, now)
 		if err == nil {
@@ -97,7 +100,7 @@ func (p *Proxy) gate(ctx *fasthttp.RequestCtx, ev *event, now time.Time) routeNa
 			return routeGate
 		}
 		if fromCookie {
-			p.clearCookie(ctx, cookieAdmission)
+			p.clearCookie(ctx, ev.cookieAdmission)
 		}
 	}
 	if wantsHTML(ctx) {
@@ -110,11 +113,11 @@ func (p *Proxy) gate(ctx *fasthttp.RequestCtx, ev *event, now time.Time) routeNa
 
 // admissionToken returns the admission token of the request: the
 // Authorization bearer token of apps, else the browser's cookie.
-func admissionToken(ctx *fasthttp.RequestCtx) (tok []byte, fromCookie bool) {
+func admissionToken(ctx *fasthttp.RequestCtx, ev *event) (tok []byte, fromCookie bool) {
 	if auth := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization); len(auth) > 7 && asciiEqualFold(auth[:7], "bearer ") {
 		return bytes.TrimSpace(auth[7:]), false
 	}
-	if c := ctx.Request.Header.Cookie(cookieAdmission); len(c) > 0 {
+	if c := ctx.Request.Header.Cookie(ev.cookieAdmission); len(c) > 0 {
 		return c, true
 	}
 	return nil, false
@@ -148,12 +151,7 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, ev *event, visitor string) {
 	removeHopHeaders(&req.Header)
 	req.Header.Set(headerVisitor, visitor)
 	req.Header.Set(headerEvent, ev.cfg.Name)
-	p.setForwardedFor(ctx)
-	if ctx.IsTLS() {
-		req.Header.Set("X-Forwarded-Proto", "https")
-	} else {
-		req.Header.Set("X-Forwarded-Proto", "http")
-	}
+	p.setForwarded(ctx)
 	resp := &ctx.Response
 	err := ev.origin.DoTimeout(req, resp, p.cfg.OriginTimeout)
 	if err != nil {
@@ -200,12 +198,22 @@ func removeHopHeaders(h interface {
 	}
 }
 
-// setForwardedFor sets X-Forwarded-For: the peer's address, appended to the
-// incoming header only when the peer is a trusted proxy; an untrusted peer's
-// header is discarded, since a visitor could write anything there.
-func (p *Proxy) setForwardedFor(ctx *fasthttp.RequestCtx) {
+// setForwarded sets X-Forwarded-For and X-Forwarded-Proto. The peer's
+// address is appended to the incoming X-Forwarded-For, and the incoming
+// X-Forwarded-Proto kept (a TLS-terminating load balancer's), only when the
+// peer is a trusted proxy; an untrusted peer's headers are replaced, since a
+// visitor could write anything there.
+func (p *Proxy) setForwarded(ctx *fasthttp.RequestCtx) {
 	peer := peerAddr(ctx)
-	if peer.IsValid() && p.trusted(peer) {
+	trusted := p.trusted(peer)
+	if !trusted || len(ctx.Request.Header.Peek("X-Forwarded-Proto")) == 0 {
+		if ctx.IsTLS() {
+			ctx.Request.Header.Set("X-Forwarded-Proto", "https")
+		} else {
+			ctx.Request.Header.Set("X-Forwarded-Proto", "http")
+		}
+	}
+	if trusted {
 		if prior := ctx.Request.Header.Peek("X-Forwarded-For"); len(prior) > 0 {
 			v := make([]byte, 0, len(prior)+48)
 			v = append(v, prior...)

@@ -157,6 +157,6 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.paused, prometheus.GaugeValue, b2f(s.Control.Paused), n)
 		ch <- prometheus.MustNewConstMetric(m.epoch, prometheus.GaugeValue, float64(s.Epoch), n)
 	}
-	ch <- prometheus.MustNewConstMetric(m.storeUp, prometheus.GaugeValue, b2f(m.p.storeUp.Load()))
+	ch <- prometheus.MustNewConstMetric(m.storeUp, prometheus.GaugeValue, b2f(m.p.StoreUp()))
 	ch <- prometheus.MustNewConstMetric(m.draining, prometheus.GaugeValue, b2f(m.p.draining.Load()))
 }

@@ -73,7 +73,6 @@ type Proxy struct {
 	server *fasthttp.Server
 
 	draining atomic.Bool
-	storeUp  atomic.Bool
 }
 
 // event is the runtime of one configured event.
@@ -81,6 +80,11 @@ type event struct {
 	cfg        Event
 	origin     *fasthttp.HostClient
 	originHost string // host[:port] of cfg.Origin
+
+	cookieTicket, cookieAdmission string
+
+	// storeOK reports whether the last refresh of this line reached the store.
+	storeOK atomic.Bool
 	// state is the per-process cache of the line, replaced as a whole by
 	// observe; readers never block.
 	state atomic.Pointer[queue.State]
@@ -117,11 +121,15 @@ func New(cfg Config, d Deps) (*Proxy, error) {
 		log:     log,
 		byName:  map[string]*event{},
 	}
-	p.storeUp.Store(true)
 	p.m = newMetrics(p)
 	for _, ec := range cfg.Events {
 		u, _ := url.Parse(ec.Origin) // Validate has checked it parses
-		ev := &event{cfg: ec, origin: newOriginClient(u, cfg), originHost: u.Host}
+		ev := &event{
+			cfg: ec, origin: newOriginClient(u, cfg), originHost: u.Host,
+			cookieTicket:    cookieTicketPrefix + ec.Name,
+			cookieAdmission: cookieAdmissionPrefix + ec.Name,
+		}
+		ev.storeOK.Store(true)
 		ev.state.Store(&queue.State{Control: queue.Control{RatePerSecond: ec.RatePerSecond, Paused: ec.Paused}})
 		ev.em = p.m.forEvent(ec.Name)
 		p.events = append(p.events, ev)
@@ -250,12 +258,12 @@ func (p *Proxy) refresh(ctx context.Context, ev *event) {
 			return
 		}
 		p.m.storeErrors.WithLabelValues("advance").Inc()
-		if p.storeUp.Swap(false) {
+		if ev.storeOK.Swap(false) {
 			p.log.Warn("store unreachable; positions keep their last known values", "event", ev.cfg.Name, "err", err)
 		}
 		return
 	}
-	if !p.storeUp.Swap(true) {
+	if !ev.storeOK.Swap(true) {
 		p.log.Info("store reachable again", "event", ev.cfg.Name)
 	}
 	ev.observe(st)
@@ -305,7 +313,14 @@ func (p *Proxy) Event(name string) (Event, queue.State, bool) {
 }
 
 // StoreUp reports whether the last refresh of every line reached the store.
-func (p *Proxy) StoreUp() bool { return p.storeUp.Load() }
+func (p *Proxy) StoreUp() bool {
+	for _, ev := range p.events {
+		if !ev.storeOK.Load() {
+			return false
+		}
+	}
+	return true
+}
 
 // fasthttpLogger sends fasthttp's own messages to slog.
 type fasthttpLogger struct{ log *slog.Logger }

@@ -73,7 +73,7 @@ func TestAdmittedRequestIsForwarded(t *testing.T) {
 func TestBrowserIsAdmittedByCookie(t *testing.T) {
 	h := newHarness(t)
 	page := h.do("GET", "/tickets", "Accept", "text/html")
-	ticket := page.cookie(cookieTicket)
+	ticket := page.cookie(cookieTicketPrefix+"show")
 	if page.status != 200 || ticket == "" {
 		t.Fatalf("page: got %d with ticket cookie %q, want 200 and a ticket", page.status, ticket)
 	}
@@ -84,8 +84,8 @@ func TestBrowserIsAdmittedByCookie(t *testing.T) {
 			t.Fatal("no admission cookie within 5s")
 		}
 		h.waitRefresh("show")
-		r := h.do("GET", "/_foyer/v1/events/show/status?return_to=/tickets", "Accept", "application/json", "Cookie", cookieTicket+"="+ticket)
-		admissionCookie = r.cookie(cookieAdmission)
+		r := h.do("GET", "/_foyer/v1/events/show/status?return_to=/tickets", "Accept", "application/json", "Cookie", cookieTicketPrefix+"show="+ticket)
+		admissionCookie = r.cookie(cookieAdmissionPrefix+"show")
 		if admissionCookie != "" {
 			sc := strings.Join(r.headers["set-cookie"], "\n")
 			for _, attr := range []string{"HttpOnly", "SameSite=Lax"} {
@@ -98,7 +98,7 @@ func TestBrowserIsAdmittedByCookie(t *testing.T) {
 			}
 		}
 	}
-	r := h.do("GET", "/tickets", "Accept", "text/html", "Cookie", cookieAdmission+"="+admissionCookie)
+	r := h.do("GET", "/tickets", "Accept", "text/html", "Cookie", cookieAdmissionPrefix+"show="+admissionCookie)
 	if string(r.body) != "origin:/tickets" {
 		t.Fatalf("admitted browser: got %d %q, want the origin's page", r.status, r.body)
 	}
@@ -230,11 +230,11 @@ func TestBadAdmissionTokensAreRejected(t *testing.T) {
 			}
 		})
 		t.Run(name+"/browser", func(t *testing.T) {
-			r := h.do("GET", "/seats", "Accept", "text/html", "Cookie", cookieAdmission+"="+tok)
+			r := h.do("GET", "/seats", "Accept", "text/html", "Cookie", cookieAdmissionPrefix+"show="+tok)
 			if r.status != 200 || !strings.Contains(string(r.body), `role="status"`) {
 				t.Fatalf("got %d, want 200 and the queue page", r.status)
 			}
-			if !strings.Contains(strings.Join(r.headers["set-cookie"], "\n"), cookieAdmission+"=;") {
+			if !strings.Contains(strings.Join(r.headers["set-cookie"], "\n"), cookieAdmissionPrefix+"show=;") {
 				t.Errorf("the bad admission cookie was not cleared: %v", r.headers["set-cookie"])
 			}
 		})
@@ -275,9 +275,9 @@ func TestBadTicketsAreRejected(t *testing.T) {
 			if got := h.counter("foyer_token_rejections_total", labels); got != before+1 {
 				t.Errorf("rejections{reason=%s}: got %v, want %v", c.reason, got, before+1)
 			}
-			page := h.do("GET", "/", "Accept", "text/html", "Cookie", cookieTicket+"="+c.ticket)
-			if page.status != 200 || page.cookie(cookieTicket) == "" {
-				t.Errorf("browser: got %d and ticket cookie %q, want the queue page with a fresh place", page.status, page.cookie(cookieTicket))
+			page := h.do("GET", "/", "Accept", "text/html", "Cookie", cookieTicketPrefix+"show="+c.ticket)
+			if page.status != 200 || page.cookie(cookieTicketPrefix+"show") == "" {
+				t.Errorf("browser: got %d and ticket cookie %q, want the queue page with a fresh place", page.status, page.cookie(cookieTicketPrefix+"show"))
 			}
 		})
 	}
@@ -390,5 +390,54 @@ func TestOriginDown(t *testing.T) {
 	}
 	if n := h.counter("foyer_origin_errors_total", map[string]string{"event": "show"}); n != 1 {
 		t.Errorf("foyer_origin_errors_total: got %v, want 1", n)
+	}
+}
+
+func TestForwardedProto(t *testing.T) {
+	cases := []struct {
+		name    string
+		trusted bool
+		sent    string
+		want    string
+	}{
+		{"untrusted peer cannot claim https", false, "https", "http"},
+		{"trusted balancer's https is kept", true, "https", "https"},
+		{"trusted peer without the header", true, "", "http"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, func(cfg *Config, _ *Deps) {
+				if c.trusted {
+					cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+				}
+			})
+			_, token, _ := h.admitted("show")
+			headers := []string{"Authorization", "Bearer " + token}
+			if c.sent != "" {
+				headers = append(headers, "X-Forwarded-Proto", c.sent)
+			}
+			h.do("GET", "/x", headers...)
+			seen := h.origin.seen()
+			if got := seen[len(seen)-1].headers["X-Forwarded-Proto"]; got != c.want {
+				t.Errorf("X-Forwarded-Proto: got %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// TestEventsSharingAHost: a browser in two events on one host keeps its
+// place and admission in each.
+func TestEventsSharingAHost(t *testing.T) {
+	h := newHarness(t, func(c *Config, _ *Deps) {
+		c.Events = append(c.Events, Event{Name: "vip", PathPrefix: "/vip", Origin: c.Events[0].Origin, RatePerSecond: 0})
+	})
+	_, _, _ = h.admitted("show")
+	show := h.do("GET", "/", "Accept", "text/html")
+	vip := h.do("GET", "/vip", "Accept", "text/html")
+	if show.cookie(cookieTicketPrefix+"show") == "" || vip.cookie(cookieTicketPrefix+"vip") == "" {
+		t.Fatalf("each event should set its own ticket cookie: %v / %v", show.headers["set-cookie"], vip.headers["set-cookie"])
+	}
+	if vip.cookie(cookieTicketPrefix+"show") != "" {
+		t.Error("joining vip touched show's ticket cookie")
 	}
 }

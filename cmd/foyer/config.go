@@ -38,7 +38,7 @@ type fileConfig struct {
 }
 
 type shutdownConf struct {
-	DrainDelay duration `yaml:"drain_delay"`
+	DrainDelay *duration `yaml:"drain_delay"` // nil: the default; 0 is no delay
 	Timeout    duration `yaml:"timeout"`
 }
 
@@ -284,7 +284,10 @@ func applyEnv(c *fileConfig, getenv func(string) string) error {
 	set(&c.SeatingListen, "FOYER_SEATING_LISTEN")
 	set(&c.AdminToken, "FOYER_ADMIN_TOKEN")
 	set(&c.Store.Kind, "FOYER_STORE")
-	set(&c.Store.TicketSecret, "FOYER_TICKET_SECRET")
+	if v := getenv("FOYER_TICKET_SECRET"); v != "" {
+		c.Store.TicketSecret = v
+		c.Store.TicketSecretFile = "" // the environment overrides the file
+	}
 	set(&c.Store.Redis.Password, "FOYER_REDIS_PASSWORD")
 	if v := getenv("FOYER_REDIS_ADDRS"); v != "" {
 		c.Store.Redis.Addrs = strings.Split(v, ",")
@@ -313,8 +316,9 @@ func (c *fileConfig) defaults() {
 	if c.Store.Kind == "" {
 		c.Store.Kind = "memory"
 	}
-	if c.Shutdown.DrainDelay == 0 {
-		c.Shutdown.DrainDelay = duration(5 * time.Second)
+	if c.Shutdown.DrainDelay == nil {
+		d := duration(5 * time.Second)
+		c.Shutdown.DrainDelay = &d
 	}
 	if c.Shutdown.Timeout == 0 {
 		c.Shutdown.Timeout = duration(30 * time.Second)
@@ -343,8 +347,24 @@ func (c *fileConfig) validate() error {
 		if len(c.Store.Redis.Addrs) == 0 {
 			return fe("store.redis.addrs", "at least one address is required when store.kind is redis")
 		}
-		if c.Store.Redis.Cluster && c.Store.Redis.MasterName != "" {
+		r := c.Store.Redis
+		if r.Cluster && r.MasterName != "" {
 			return fe("store.redis.cluster", "cluster and master_name (Sentinel) exclude each other")
+		}
+		if len(r.Addrs) > 1 && !r.Cluster && r.MasterName == "" {
+			return fe("store.redis.addrs", "several addresses need cluster: true (Redis Cluster) or master_name (Sentinel)")
+		}
+		if r.Cluster && r.DB != 0 {
+			return fe("store.redis.db", "Redis Cluster has only database 0")
+		}
+		if strings.ContainsAny(r.KeyPrefix, "{} ") {
+			return fe("store.redis.key_prefix", "%q must not contain braces or spaces: braces would change the hash tag that keeps an event's keys in one slot", r.KeyPrefix)
+		}
+		if r.PoolSize < 0 {
+			return fe("store.redis.pool_size", "must not be negative, got %d", r.PoolSize)
+		}
+		if r.DB < 0 {
+			return fe("store.redis.db", "must not be negative, got %d", r.DB)
 		}
 	default:
 		return fe("store.kind", "%q is not memory or redis", c.Store.Kind)
@@ -378,7 +398,7 @@ func (c *fileConfig) validate() error {
 	default:
 		return fe("log.format", "%q is not text or json", c.Log.Format)
 	}
-	if c.Shutdown.DrainDelay < 0 || c.Shutdown.Timeout < 0 {
+	if *c.Shutdown.DrainDelay < 0 || c.Shutdown.Timeout < 0 {
 		return fe("shutdown", "durations must not be negative")
 	}
 	tc := c.admissionConfig()

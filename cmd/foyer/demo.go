@@ -21,7 +21,7 @@ const demoCrowd = 10
 // origin standing in for the ticketing site.
 func demoConfig() *fileConfig {
 	return &fileConfig{
-		Shutdown: shutdownConf{DrainDelay: duration(0)},
+		Shutdown: shutdownConf{DrainDelay: new(duration)}, // no load balancer to drain
 		Events: []eventConf{{
 			Name:          "demo",
 			Title:         "Foyer demo on-sale",

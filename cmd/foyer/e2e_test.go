@@ -521,7 +521,7 @@ func TestE2EDemo(t *testing.T) {
 	}
 	var ticket string
 	for _, c := range resp.Cookies() {
-		if c.Name == "foyer_ticket" {
+		if c.Name == "foyer_ticket_demo" {
 			ticket = c.Value
 		}
 	}

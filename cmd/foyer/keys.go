@@ -11,8 +11,8 @@ import (
 )
 
 // runKeysGenerate writes a new Ed25519 signing key as a private JWK (to --out,
-// mode 0600, or to stdout) and prints its public JWKS, which origins use to
-// verify admission tokens.
+// mode 0600, or to stdout, first) and prints its public JWKS, which origins
+// use to verify admission tokens.
 func runKeysGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("keys generate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -35,6 +35,8 @@ func runKeysGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	if *out == "" {
 		fmt.Fprintf(stdout, "%s\n", priv)
+		fmt.Fprintf(stderr, "the private key %s is above; its public JWKS follows\n", k.ID)
+		fmt.Fprintf(stdout, "%s\n", set.JWKS())
 	} else {
 		f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {

@@ -52,7 +52,7 @@ Usage:
         the edge proxy and its admin listener; without --config, a demo on embedded defaults
   foyer config check FILE
         validate a configuration file; errors name the field and line
-  foyer keys generate [--out FILE]
+  foyer keys generate [--out FILE] [--jwks-out FILE]
         a new Ed25519 signing key (private JWK) and its public JWKS
   foyer version
         print the version
@@ -99,7 +99,10 @@ func runConfigCheck(path string, getenv func(string) string, stdout io.Writer) e
 		return err
 	}
 	if _, err := loadKeys(c); err != nil {
-		return err
+		return locate(err, path, nil)
+	}
+	if _, _, err := loadTicketSigner(c); err != nil {
+		return locate(err, path, nil)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d events, %s store)\n", path, len(c.Events), c.Store.Kind)
 	return nil

@@ -136,6 +136,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		origin = newDemoOrigin()
 		go func() { errc <- origin.serve(ln) }()
 	}
+	if demo {
+		joinCrowd(ctx, store, c.Events[0].Name, demoCrowd)
+	}
 	go p.Run(runCtx)
 	go func() { errc <- p.Serve(pub) }()
 	adminSrv := &http.Server{
@@ -160,7 +163,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if demo {
 		fmt.Fprintf(stdout, "  demo:        event %q covers every path; %d simulated fans are in line ahead of you, admitted at %g per second\n",
 			c.Events[0].Name, demoCrowd, c.Events[0].RatePerSecond)
-		joinCrowd(ctx, store, c.Events[0].Name, demoCrowd)
 	}
 
 	select {
@@ -169,10 +171,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		stopRun()
 		return fmt.Errorf("server stopped: %w", err)
 	}
-	log.Info("shutting down: draining", "drain_delay", time.Duration(c.Shutdown.DrainDelay).String())
+	log.Info("shutting down: draining", "drain_delay", time.Duration(*c.Shutdown.DrainDelay).String())
 	p.Drain()
 	select {
-	case <-time.After(time.Duration(c.Shutdown.DrainDelay)):
+	case <-time.After(time.Duration(*c.Shutdown.DrainDelay)):
 	case err := <-errc:
 		return fmt.Errorf("server stopped while draining: %w", err)
 	}
