@@ -56,6 +56,11 @@ cleanup() {
 		sleep 0.1
 	done
 	for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+	if [[ -d $OUT ]]; then
+		mkdir -p "$OUT/logs"
+		cp "$TMP"/*.log "$TMP"/*.yaml "$OUT/logs/" 2>/dev/null || true
+		cp "$TMP/nginx/error.log" "$OUT/logs/nginx-error.log" 2>/dev/null || true
+	fi
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -168,6 +173,31 @@ box_ticks() {
 	awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t, $9; exit }' /proc/stat
 }
 
+# wrk_ticks prints the CPU ticks of this shell's waited-for children
+# (cutime+cstime, /proc/$$ since we run in a command substitution), which
+# grow by wrk's CPU when wrk (under timeout) exits.
+wrk_ticks() {
+	local s
+	local -a f
+	s=$(<"/proc/$$/stat")
+	s=${s##*) }
+	read -r -a f <<<"$s"
+	echo $((f[13] + f[14]))
+}
+
+# foyer_errors prints Foyer's error counters ("series value" lines) from its
+# admin /metrics, so a failed run can say what Foyer counted.
+foyer_errors() {
+	curl -fsS -m 5 -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$FOYER_ADMIN_PORT/metrics" 2>/dev/null |
+		grep -E '^foyer_(store_errors_total|origin_errors_total|token_rejections_total|joins_total|lost_tickets_total)' || true
+}
+
+# diff_metrics BEFORE AFTER prints the series that grew, as "series+N ...".
+diff_metrics() {
+	awk 'NR == FNR { b[$1] = $2; next } $2 - b[$1] > 0 { printf "%s%s+%d", sep, $1, $2 - b[$1]; sep = " " }' \
+		<(printf '%s\n' "$1") <(printf '%s\n' "$2")
+}
+
 origin_count() { curl -fsS -m 5 "http://127.0.0.1:$ORIGIN_PORT/_bench/count"; }
 
 # parse_wrk FILE prints: requests seconds rps p50_ms p99_ms non2xx socket_errors
@@ -191,7 +221,7 @@ parse_wrk() {
 }
 
 RESULTS=$OUT/results.tsv
-COLUMNS_TSV='scenario	rep	variant	rps	p50_ms	p99_ms	cpu_us_per_req	requests	non2xx	socket_errors	status	box_busy_pct	server_pct	steal_pct	forwarded	redis_calls	redis_cpu_us_per_req	redis_cmds'
+COLUMNS_TSV='scenario	rep	variant	rps	p50_ms	p99_ms	cpu_us_per_req	requests	non2xx	socket_errors	status	box_busy_pct	server_pct	steal_pct	forwarded	redis_calls	redis_cpu_us_per_req	wrk_pct	other_pct	redis_calls_per_s	redis_cmds'
 
 # measure SCENARIO REP VARIANT URL PIDS CHECK -- WRK_ARGS...
 # runs wrk once against URL and appends one line to $RESULTS. PIDS (comma
@@ -201,28 +231,41 @@ COLUMNS_TSV='scenario	rep	variant	rps	p50_ms	p99_ms	cpu_us_per_req	requests	non2
 measure() {
 	local scen=$1 rep=$2 variant=$3 url=$4 pids=${5//,/ } check=$6
 	shift 7
-	local t0 t1 b0 b1 bt0 bt1 st0 st1 o0=0 o1=0 r0 r1 rt0=0 rt1=0 rc status=ok raw
-	local fwd=- rcalls=- rcpu=- rcmds=-
+	local t0 t1 b0 b1 bt0 bt1 st0 st1 o0=0 o1=0 r0 r1 w0 w1 rt0 rt1 ot0 ot1 wt0 wt1 e0 e1 rc status=ok raw
+	local fwd=- rcalls=- rcpu=- rcmds=- rrate=-
 	raw=$OUT/raw/$scen-$rep-$variant.txt
+	local m0="" m1=""
+	[[ $variant == foyer ]] && m0=$(foyer_errors)
 	[[ $check == forward ]] && o0=$(origin_count)
 	if [[ $check == redis ]]; then
 		r0=$(redis_calls)
-		rt0=$(ticks "$REDIS_PID")
+		e0=$EPOCHREALTIME
 	fi
 	# shellcheck disable=SC2086
 	t0=$(ticks $pids)
+	ot0=$(ticks "$ORIGIN_PID")
+	rt0=$(ticks ${REDIS_PID:-})
 	read -r b0 bt0 st0 < <(box_ticks)
+	wt0=$(wrk_ticks)
 	rc=0
 	timeout -k 5 $((dur_s + 30)) wrk -t1 -c"$CONNS" -d"$DURATION" --latency --timeout 5s "$@" "$url" >"$raw" 2>&1 || rc=$?
+	wt1=$(wrk_ticks)
 	# shellcheck disable=SC2086
 	t1=$(ticks $pids)
+	ot1=$(ticks "$ORIGIN_PID")
+	rt1=$(ticks ${REDIS_PID:-})
 	read -r b1 bt1 st1 < <(box_ticks)
 	local req sec rps p50 p99 non2xx sock cpu box
 	read -r req sec rps p50 p99 non2xx sock < <(parse_wrk "$raw")
 	cpu=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN { printf "%.2f", n ? d * 1e6 / hz / n : 0 }')
-	# Whole-machine busy, server and steal time in % of one core.
+	# Whole-machine busy, server, steal, wrk and everything else (not the
+	# server, wrk, origin or Redis) in % of one core.
 	box=$(awk -v b=$((b1 - b0)) -v t=$((bt1 - bt0)) -v s=$((st1 - st0)) -v n="$(nproc)" -v srv=$((t1 - t0)) \
-		'BEGIN { if (t <= 0) t = 1; printf "%.0f %.0f %.0f", b / t * n * 100, srv / t * n * 100, s / t * n * 100 }')
+		-v w=$((wt1 - wt0)) -v known=$((t1 - t0 + wt1 - wt0 + ot1 - ot0 + rt1 - rt0)) \
+		'BEGIN { if (t <= 0) t = 1; f = n * 100 / t; o = (b - known) * f; if (o < 0) o = 0
+			printf "%.0f %.0f %.0f %.0f %.0f", b * f, srv * f, s * f, w * f, o }')
+	local bbusy bsrv bsteal bwrk bother
+	read -r bbusy bsrv bsteal bwrk bother <<<"$box"
 	if [[ $check == forward ]]; then
 		o1=$(origin_count)
 		fwd=$((o1 - o0))
@@ -230,22 +273,32 @@ measure() {
 	fi
 	if [[ $check == redis ]]; then
 		r1=$(redis_calls)
-		rt1=$(ticks "$REDIS_PID")
+		e1=$EPOCHREALTIME
 		local d
 		d=$(diff_calls "$r0" "$r1")
 		rcalls=${d%% *}
 		rcmds=${d#* }
 		rcpu=$(awk -v d=$((rt1 - rt0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN { printf "%.2f", n ? d * 1e6 / hz / n : 0 }')
+		rrate=$(awk -v c="$rcalls" -v a="$e0" -v b="$e1" 'BEGIN { printf "%.1f", (b > a) ? c / (b - a) : 0 }')
 	fi
 	((rc == 0)) || status="failed:wrk-exit-$rc"
 	((req > 0)) || status="failed:no-requests"
 	((non2xx == 0)) || status="failed:$non2xx-non-2xx"
 	((sock == 0)) || status="failed:$sock-socket-errors"
 	for p in $pids; do kill -0 "$p" 2>/dev/null || status="failed:server-$p-died"; done
+	if [[ $variant == foyer ]]; then
+		m1=$(foyer_errors)
+		local grew
+		grew=$(diff_metrics "$m0" "$m1" | tr ' ' '\n' | grep -v 'result="new"' | tr '\n' ' ' || true)
+		grew=${grew% }
+		[[ -n $grew ]] && log "$scen rep $rep foyer error counters: $grew"
+		[[ $status == ok || -z $grew ]] || status="$status (foyer metrics: $grew)"
+	fi
 	local line
-	line=$(printf '%s\t' "$scen" "$rep" "$variant" "$rps" "$p50" "$p99" "$cpu" "$req" "$non2xx" "$sock" "$status" $box "$fwd" "$rcalls" "$rcpu")
+	line=$(printf '%s\t' "$scen" "$rep" "$variant" "$rps" "$p50" "$p99" "$cpu" "$req" "$non2xx" "$sock" "$status" \
+		"$bbusy" "$bsrv" "$bsteal" "$fwd" "$rcalls" "$rcpu" "$bwrk" "$bother" "$rrate")
 	printf '%s%s\n' "$line" "$rcmds" >>"$RESULTS"
-	log "$scen rep $rep $variant: $rps req/s, p50 ${p50} ms, p99 ${p99} ms, ${cpu} µs CPU/req, non-2xx $non2xx, socket errors $sock: $status (box/server/steal % $box; forwarded $fwd; redis calls $rcalls $rcmds, redis ${rcpu} µs/req)"
+	log "$scen rep $rep $variant: $rps req/s, p50 ${p50} ms, p99 ${p99} ms, ${cpu} µs CPU/req, non-2xx $non2xx, socket errors $sock: $status (CPU % server $bsrv wrk $bwrk other $bother box $bbusy steal $bsteal; forwarded $fwd; redis calls $rcalls ($rrate/s) $rcmds, redis ${rcpu} µs/req)"
 }
 
 # warm URL WRK_ARGS... runs an unrecorded short load so pools and heaps are
@@ -289,19 +342,20 @@ report() {
 			if (!(v in seen)) { seen[v] = 1; order[++nv] = v }
 			ok[r, v] = $11; val[r, v, "rps"] = $4; val[r, v, "cpu"] = $7
 			errs = $9 + $10
-			row = sprintf("| %s | %s | %s | %.2f | %.2f | %s | %s / %s | %s | %s |", r, v, $4, $5, $6, $7, $13, $12, errs, $11)
+			row = sprintf("| %s | %s | %s | %.2f | %.2f | %s | %s / %s / %s / %s | %s | %s |", r, v, $4, $5, $6, $7, $13, $18, $19, $12, errs, $11)
+			nruns++; if ($19 > 25) noisy++
 			if (scen == "A") row = row sprintf(" %s |", $15)
-			else if ($16 != "-") row = row sprintf(" %s | %.2f | %.2f | %s |", $16, ($8 ? $16 / $8 : 0), $17, $18)
+			else if ($16 != "-") row = row sprintf(" %s | %s | %.2f | %.2f | %s |", $16, $20, ($8 ? $16 / $8 : 0), $17, $21)
 			line[++nl] = row
 			if ($16 != "-") hasRedis = 1
 		}
 		END {
 			printf "\n### %s\n\n", title
-			printf "wrk -t1 -c%s, %s per run, %s repetitions interleaved. Server CPU: utime+stime of the server process(es) per completed request. CPU %%: of one core, server / whole box (2 cores = 200%%, the rest is wrk, origin, Redis and anything else running).\n\n", conns, dur, reps
-			h = "| rep | variant | req/s | p50 ms | p99 ms | server CPU µs/req | CPU % server / box | errors | status |"
+			printf "wrk -t1 -c%s, %s per run, %s repetitions interleaved. Server CPU: utime+stime of the server process(es) per completed request. CPU %%, in %% of one core: server / wrk / other (neither server, wrk, origin nor Redis) / whole box (200%% = both cores busy).\n\n", conns, dur, reps
+			h = "| rep | variant | req/s | p50 ms | p99 ms | server CPU µs/req | CPU % server / wrk / other / box | errors | status |"
 			s = "|---|---|---|---|---|---|---|---|---|"
 			if (scen == "A") { h = h " requests reaching origin |"; s = s "---|" }
-			else if (hasRedis) { h = h " Redis calls | Redis calls/req | Redis CPU µs/req | Redis commands |"; s = s "---|---|---|---|" }
+			else if (hasRedis) { h = h " Redis calls | Redis calls/s | Redis calls/req | Redis CPU µs/req | Redis commands |"; s = s "---|---|---|---|---|" }
 			print h; print s
 			for (i = 1; i <= nl; i++) print line[i]
 			np = split(pairs, p, " ")
@@ -317,6 +371,7 @@ report() {
 				}
 			}
 			if (target != "") printf "\nTarget: %s\n", target
+			if (noisy) printf "\nWarning: in %d of %d runs other processes used more than 25%% of a core (column other): the box was shared, rerun when it is quiet before trusting small differences.\n", noisy, nruns
 		}' "$RESULTS"
 }
 
@@ -401,14 +456,20 @@ start_nginx() {
 
 # ---------------------------------------------------------------- scenarios
 
+# admission_token joins the bench event as a new visitor and waits until
+# Foyer admits it, printing the admission token.
+admission_token() {
+	"$TMP/baseline" fetch --target "http://127.0.0.1:$FOYER_PORT" --event bench --want token --timeout 30s ||
+		die "could not get an admission token from Foyer (see $TMP/foyer-A.log)"
+}
+
 scenario_A() {
 	log "scenario A: admitted pass-through"
 	local variants=() token=none
 	if [[ $SKIP_FOYER != 1 ]]; then
 		[[ $A_STORE == redis ]] && start_redis
 		start_foyer foyer-A "$A_STORE" 100000
-		token=$("$TMP/baseline" fetch --target "http://127.0.0.1:$FOYER_PORT" --event bench --want token --timeout 30s) ||
-			die "could not get an admission token from Foyer (see $TMP/foyer-A.log)"
+		token=$(admission_token)
 		log "admission token: ${token:0:24}… (${#token} bytes)"
 		variants+=("foyer|http://127.0.0.1:$FOYER_PORT/|$FOYER_PID")
 	fi
@@ -420,7 +481,8 @@ scenario_A() {
 	start_nginx
 	variants+=("bare-proxy|http://127.0.0.1:$bport/|$bpid" "nginx|http://127.0.0.1:$NGINX_PORT/|$NGINX_PID")
 
-	# Every variant gets the same request, admission token included.
+	# Every variant gets the same request, admission token included. A fresh
+	# token each repetition keeps long runs clear of the token's expiry.
 	local hdr=(-H "Accept: application/json" -H "Authorization: Bearer $token")
 	local v name url pids rep
 	for v in "${variants[@]}"; do
@@ -428,6 +490,10 @@ scenario_A() {
 		warm "$url" "${hdr[@]}"
 	done
 	for rep in $(seq "$REPS"); do
+		if [[ $SKIP_FOYER != 1 && $rep -gt 1 ]]; then
+			token=$(admission_token)
+			hdr=(-H "Accept: application/json" -H "Authorization: Bearer $token")
+		fi
 		for v in "${variants[@]}"; do
 			IFS='|' read -r name url pids <<<"$v"
 			measure A "$rep" "$name" "$url" "$pids" forward -- "${hdr[@]}"

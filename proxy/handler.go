@@ -20,8 +20,8 @@ const (
 	cookieTicketPrefix    = "foyer_ticket_"
 	cookieAdmissionPrefix = "foyer_admission_"
 	headerTicket          = "Foyer-Ticket"
-	headerVisitor   = "Foyer-Visitor"
-	headerEvent     = "Foyer-Event"
+	headerVisitor         = "Foyer-Visitor"
+	headerEvent           = "Foyer-Event"
 )
 
 // Handler serves the public listener. It never keeps ctx or its byte slices

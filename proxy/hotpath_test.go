@@ -53,7 +53,7 @@ func (h *hotProxy) waitingTicket(tb testing.TB) string {
 	if ctx.Response.StatusCode() != 200 {
 		tb.Fatalf("join: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
 	}
-	return string(ctx.Response.Header.PeekCookie(cookieTicketPrefix+"show"))
+	return string(ctx.Response.Header.PeekCookie(cookieTicketPrefix + "show"))
 }
 
 func statusRequest(ctx *fasthttp.RequestCtx, ticket []byte) {

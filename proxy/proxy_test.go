@@ -73,7 +73,7 @@ func TestAdmittedRequestIsForwarded(t *testing.T) {
 func TestBrowserIsAdmittedByCookie(t *testing.T) {
 	h := newHarness(t)
 	page := h.do("GET", "/tickets", "Accept", "text/html")
-	ticket := page.cookie(cookieTicketPrefix+"show")
+	ticket := page.cookie(cookieTicketPrefix + "show")
 	if page.status != 200 || ticket == "" {
 		t.Fatalf("page: got %d with ticket cookie %q, want 200 and a ticket", page.status, ticket)
 	}
@@ -85,7 +85,7 @@ func TestBrowserIsAdmittedByCookie(t *testing.T) {
 		}
 		h.waitRefresh("show")
 		r := h.do("GET", "/_foyer/v1/events/show/status?return_to=/tickets", "Accept", "application/json", "Cookie", cookieTicketPrefix+"show="+ticket)
-		admissionCookie = r.cookie(cookieAdmissionPrefix+"show")
+		admissionCookie = r.cookie(cookieAdmissionPrefix + "show")
 		if admissionCookie != "" {
 			sc := strings.Join(r.headers["set-cookie"], "\n")
 			for _, attr := range []string{"HttpOnly", "SameSite=Lax"} {

@@ -39,7 +39,7 @@ type fileConfig struct {
 
 type shutdownConf struct {
 	DrainDelay *duration `yaml:"drain_delay"` // nil: the default; 0 is no delay
-	Timeout    duration `yaml:"timeout"`
+	Timeout    duration  `yaml:"timeout"`
 }
 
 type storeConf struct {

@@ -23,7 +23,14 @@ type joinOptions struct {
 // request for a new visitor: the store round trip a Foyer join cannot avoid,
 // without Foyer's routing, ticket signing or status document.
 func newJoin(ctx context.Context, o joinOptions) (fasthttp.RequestHandler, func(), error) {
-	client := redis.NewClient(&redis.Options{Addr: o.redisAddr, PoolSize: o.poolSize})
+	// Timeouts as Foyer's store client: each one the store timeout.
+	client := redis.NewClient(&redis.Options{
+		Addr:         o.redisAddr,
+		PoolSize:     o.poolSize,
+		DialTimeout:  o.timeout,
+		ReadTimeout:  o.timeout,
+		WriteTimeout: o.timeout,
+	})
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := client.Ping(pctx).Err(); err != nil {

@@ -34,7 +34,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "baseline:", err)
 		os.Exit(1)
 	}
@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&o.redisAddr, "redis", "127.0.0.1:6379", "Redis address")
 		fs.StringVar(&o.event, "event", "bench-bare", "event whose line to join")
 		fs.IntVar(&o.poolSize, "pool-size", 0, "go-redis PoolSize (0: go-redis default)")
-		fs.DurationVar(&o.timeout, "timeout", 2*time.Second, "per-request deadline")
+		fs.DurationVar(&o.timeout, "timeout", 2*time.Second, "per-request deadline and Redis dial/read/write timeouts (Foyer's store.timeout)")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
