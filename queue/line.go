@@ -44,6 +44,17 @@ func newLine(nowUS int64, seed Seed) line {
 	return l
 }
 
+// floor raises the counters to what the caller last saw of this same epoch.
+// A Redis failover to a replica that lagged can roll a line back without
+// losing it; the callers' caches remember further, so numbers they saw
+// issued are not issued again. Counters of another epoch are no floor.
+func (l *line) floor(seed Seed) {
+	if last := seed.Last; last.Epoch == l.epoch {
+		l.tail = max(l.tail, last.Tail)
+		l.serving = max(l.serving, min(last.Serving, l.tail))
+	}
+}
+
 // settle advances the serving counter for the store time elapsed since the
 // last settlement, at the control in force during that time.
 //

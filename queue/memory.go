@@ -63,6 +63,7 @@ func (m *Memory) lock(event string, seed Seed) (*memoryLine, int64) {
 		m.mu.Unlock()
 		l.mu.Lock()
 		if !l.dead {
+			l.line.floor(seed)
 			return l, m.now().UnixMicro()
 		}
 		l.mu.Unlock()

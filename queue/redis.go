@@ -65,19 +65,28 @@ func (r *Redis) Keys(event string) []string {
 // linePrelude is shared by the scripts. KEYS[1] is the line hash, KEYS[2]
 // the visitors hash; ARGV[1..7] is the seed: last epoch, serving, tail,
 // rate, paused (1 or 0), then the control for a line never seen: rate,
-// paused. It loads the line into L, creating it from the seed when missing,
-// and defines settle and reply, which mirror line.settle and line.state in
+// paused. It loads the line into L, creating it from the seed when missing
+// or raising it to the seed's counters of the same epoch (saveAll then means
+// "save it whole"), and defines settle and reply, which mirror line.settle and line.state in
 // line.go: change one, change both.
 const linePrelude = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local f = redis.call('HMGET', KEYS[1], 'epoch', 'serving', 'frac', 'tail', 'last_us', 'prev_epoch', 'carried', 'rate', 'paused')
 local L
-local created = false
+local saveAll = false
 if f[1] then
   L = {epoch = tonumber(f[1]), serving = tonumber(f[2]), frac = tonumber(f[3]), tail = tonumber(f[4]),
        last_us = tonumber(f[5]), prev_epoch = tonumber(f[6]), carried = tonumber(f[7]),
        rate = tonumber(f[8]), paused = tonumber(f[9])}
+  -- line.floor: a failover to a lagging replica may have rolled the line
+  -- back; what the caller saw of this epoch is a floor. Saved in full below.
+  if L.epoch == tonumber(ARGV[1]) then
+    local tl = tonumber(ARGV[3])
+    if tl > L.tail then L.tail = tl; saveAll = true end
+    local sv = math.min(tonumber(ARGV[2]), L.tail)
+    if sv > L.serving then L.serving = sv; saveAll = true end
+  end
 else
   local last = tonumber(ARGV[1])
   L = {epoch = now, serving = 0, frac = 0, tail = 0, last_us = now, prev_epoch = 0, carried = 0,
@@ -93,7 +102,7 @@ else
   end
   -- Visitors left from a lost line hold places of no epoch.
   redis.call('DEL', KEYS[2])
-  created = true
+  saveAll = true
 end
 
 local function settle()
@@ -139,7 +148,7 @@ local empty = L.serving >= L.tail
 if empty then settle() end
 L.tail = L.tail + 1
 redis.call('HSET', KEYS[2], ARGV[8], L.tail)
-if created or empty then
+if saveAll or empty then
   save()
 else
   redis.call('HSET', KEYS[1], 'tail', L.tail)
@@ -150,7 +159,7 @@ return reply(L.tail, 0)
 // advanceScript settles the line.
 var advanceScript = redis.NewScript(linePrelude + `
 settle()
-if created then
+if saveAll then
   save()
 else
   redis.call('HSET', KEYS[1], 'serving', L.serving, 'frac', L.frac, 'last_us', L.last_us)

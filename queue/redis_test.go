@@ -376,3 +376,48 @@ func BenchmarkRedisAdvance(b *testing.B) {
 		}
 	}
 }
+
+// TestRedisRolledBackLine simulates a failover to a replica that had not
+// received the last joins: the line keeps its epoch but its counters go
+// back. The caller's last known state is a floor, so no sequence number it
+// saw issued is issued again.
+func TestRedisRolledBackLine(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	r := queue.NewRedis(c, queue.RedisOptions{})
+	ctx := t.Context()
+	var last queue.State
+	for i := range 10 {
+		e, err := r.Join(ctx, "show", fmt.Sprint("fan-", i), queue.Seed{Last: last})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = e.State
+	}
+	if _, err := r.SetControl(ctx, "show", queue.Control{RatePerSecond: 0}, queue.Seed{Last: last}); err != nil {
+		t.Fatal(err)
+	}
+	// The replica saw only 6 joins, and 2 admissions of the 4 the caller saw.
+	last.Serving = 4
+	if err := c.HSet(ctx, r.Keys("show")[0], "tail", 6, "serving", 2).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"fan-6", "fan-7", "fan-8", "fan-9"} {
+		c.HDel(ctx, r.Keys("show")[1], v)
+	}
+	e, err := r.Join(ctx, "show", "newcomer", queue.Seed{Last: last})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Seq != 11 || e.State.Epoch != last.Epoch {
+		t.Errorf("join after the rollback: seq %d in epoch %d, want seq 11 in epoch %d", e.Seq, e.State.Epoch, last.Epoch)
+	}
+	if e.State.Serving != 4 {
+		t.Errorf("serving after the rollback: got %d, want the caller's 4", e.State.Serving)
+	}
+	// A caller that saw less changes nothing.
+	st, err := r.Advance(ctx, "show", queue.Seed{Last: queue.State{Epoch: last.Epoch, Tail: 3, Serving: 1}})
+	if err != nil || st.Tail != 11 || st.Serving != 4 {
+		t.Errorf("advance with an older view: tail %d serving %d (%v), want 11 and 4", st.Tail, st.Serving, err)
+	}
+}
