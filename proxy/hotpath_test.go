@@ -189,3 +189,23 @@ func BenchmarkJoinMemory(b *testing.B) {
 		h.p.Handler(&ctx)
 	}
 }
+
+func BenchmarkJoinRedis(b *testing.B) {
+	srv := redistest.Start(b)
+	h := newHotProxy(b, queue.NewRedis(srv.Client(b), queue.RedisOptions{}), 0)
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		var ctx fasthttp.RequestCtx
+		for pb.Next() {
+			ctx.Request.Reset()
+			ctx.Response.Reset()
+			ctx.Request.Header.SetMethod("POST")
+			ctx.Request.SetRequestURI("/_foyer/v1/events/show/join")
+			h.p.Handler(&ctx)
+			if ctx.Response.StatusCode() != 200 {
+				b.Fatalf("join: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+			}
+		}
+	})
+}
