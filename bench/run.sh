@@ -231,7 +231,7 @@ COLUMNS_TSV='scenario	rep	variant	rps	p50_ms	p99_ms	cpu_us_per_req	requests	non2
 measure() {
 	local scen=$1 rep=$2 variant=$3 url=$4 pids=${5//,/ } check=$6
 	shift 7
-	local t0 t1 b0 b1 bt0 bt1 st0 st1 o0=0 o1=0 r0 r1 w0 w1 rt0 rt1 ot0 ot1 wt0 wt1 e0 e1 rc status=ok raw
+	local t0 t1 b0 b1 bt0 bt1 st0 st1 o0=0 o1=0 r0 r1 rt0 rt1 ot0 ot1 wt0 wt1 e0 e1 rc status=ok raw
 	local fwd=- rcalls=- rcpu=- rcmds=- rrate=-
 	raw=$OUT/raw/$scen-$rep-$variant.txt
 	local m0="" m1=""
