@@ -73,7 +73,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if keys.ephemeral {
+	if keys.ephemeral && !demo {
 		log.Warn("no tokens.signing_key configured: admission tokens are signed with a key generated for this process; configure one for several proxies or restarts")
 	}
 	tokens, err := admission.NewTokens(c.admissionConfig(), keys.set)
@@ -84,7 +84,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if ephemeralTickets {
+	if ephemeralTickets && !demo {
 		log.Warn("no store.ticket_secret configured: queue tickets are signed with a secret generated for this process and die with it")
 	}
 	store, err := openStore(c)
