@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -27,6 +28,9 @@ const (
 // Handler serves the public listener. It never keeps ctx or its byte slices
 // after returning.
 func (p *Proxy) Handler(ctx *fasthttp.RequestCtx) {
+	// fasthttp does not recover panics: one bug must not take down the
+	// waiting room of every fan connected to this process.
+	defer p.recoverPanic(ctx)
 	start := time.Now()
 	path := ctx.Path()
 	if bytes.HasPrefix(path, []byte(reservedPrefix)) {
@@ -41,6 +45,15 @@ func (p *Proxy) Handler(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	p.m.observe(p.gate(ctx, ev, start), start)
+}
+
+// recoverPanic turns a panic of the handler into a logged 500.
+func (p *Proxy) recoverPanic(ctx *fasthttp.RequestCtx) {
+	if r := recover(); r != nil {
+		p.m.panics.Inc()
+		p.log.Error("panic while serving a request", "panic", r, "path", string(ctx.Path()), "stack", string(debug.Stack()))
+		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "an internal error occurred; try again")
+	}
 }
 
 // match returns the event covering host and path, or nil.

@@ -45,6 +45,7 @@ type metrics struct {
 	rejections  *prometheus.CounterVec
 	storeErrors *prometheus.CounterVec
 	lostTickets prometheus.Counter
+	panics      prometheus.Counter
 	duration    *prometheus.HistogramVec
 	byRoute     [numRoutes]prometheus.Observer
 
@@ -83,6 +84,9 @@ func newMetrics(p *Proxy) *metrics {
 		lostTickets: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "foyer_lost_tickets_total", Help: "Tickets whose place the store had lost, rejoined at the tail.",
 		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "foyer_panics_total", Help: "Requests whose handler panicked (a bug; answered 500 and logged).",
+		}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "foyer_request_duration_seconds",
 			Help:    "Time to answer a request on the public listener, by route.",
@@ -115,7 +119,7 @@ func (m *metrics) forEvent(name string) eventMetrics {
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.joins, m.admissions, m.forwarded, m.originErrs, m.rejections, m.storeErrors, m.lostTickets, m.duration, m} {
+	for _, c := range []prometheus.Collector{m.joins, m.admissions, m.forwarded, m.originErrs, m.rejections, m.storeErrors, m.lostTickets, m.panics, m.duration, m} {
 		if err := r.Register(c); err != nil {
 			return err
 		}
