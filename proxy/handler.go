@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"iter"
 	"net"
 	"net/netip"
 	"runtime/debug"
@@ -31,7 +32,11 @@ func (p *Proxy) Handler(ctx *fasthttp.RequestCtx) {
 	// fasthttp does not recover panics: one bug must not take down the
 	// waiting room of every fan connected to this process.
 	defer p.recoverPanic(ctx)
-	start := time.Now()
+	// The server stamps each request when it reads it: no second clock read.
+	start := ctx.Time()
+	if start.IsZero() { // a RequestCtx that did not come from a server
+		start = time.Now()
+	}
 	path := ctx.Path()
 	if bytes.HasPrefix(path, []byte(reservedPrefix)) {
 		r := p.serveAPI(ctx, path[len(reservedPrefix):], start)
@@ -161,7 +166,9 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, ev *event, visitor string) {
 		// HTTP/1.0 requests may lack a Host; the origin's client needs one.
 		req.SetHost(ev.originHost)
 	}
-	removeHopHeaders(&req.Header)
+	if hasHopHeader(req.Header.All()) {
+		removeHopHeaders(&req.Header)
+	}
 	req.Header.Set(headerVisitor, visitor)
 	req.Header.Set(headerEvent, ev.cfg.Name)
 	p.setForwarded(ctx)
@@ -177,19 +184,38 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, ev *event, visitor string) {
 	}
 	// Also drops the origin's Connection: close, which is about our
 	// connection to it, not the visitor's.
-	removeHopHeaders(&resp.Header)
+	if hasHopHeader(resp.Header.All()) {
+		removeHopHeaders(&resp.Header)
+	}
 	ev.em.forwarded.Inc()
+}
+
+// headerSet is the part of fasthttp's request and response headers that
+// removeHopHeaders needs.
+type headerSet interface {
+	Peek(string) []byte
+	Del(string)
+	DelBytes([]byte)
+}
+
+// hasHopHeader reports whether a header of all is hop-by-hop. Most requests
+// carry none but the Connection fasthttp keeps as a flag, and each Del is a
+// scan of the headers: one pass first saves nine. Called with the concrete
+// header types so the iterator does not allocate.
+func hasHopHeader(all iter.Seq2[[]byte, []byte]) bool {
+	for k := range all {
+		if isHopHeader(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // removeHopHeaders deletes the hop-by-hop headers of h, first those that its
 // Connection header lists. Deleting Connection also clears fasthttp's
 // connection-close flag of h; the server has read the visitor's wish before
 // the handler ran, so only the hop to the origin (or back) is affected.
-func removeHopHeaders(h interface {
-	Peek(string) []byte
-	Del(string)
-	DelBytes([]byte)
-}) {
+func removeHopHeaders(h headerSet) {
 	if c := h.Peek(fasthttp.HeaderConnection); len(c) > 0 {
 		// Deleting a header may reuse c's storage: copy the names first.
 		var buf [256]byte
@@ -209,6 +235,19 @@ func removeHopHeaders(h interface {
 	for _, name := range hopHeaders {
 		h.Del(name)
 	}
+}
+
+// isHopHeader reports whether k is Connection or one of hopHeaders.
+func isHopHeader(k []byte) bool {
+	if len(k) < 2 || len(k) > len("Proxy-Authorization") {
+		return false
+	}
+	for _, name := range hopHeaders {
+		if len(k) == len(name) && bytes.EqualFold(k, []byte(name)) {
+			return true
+		}
+	}
+	return false
 }
 
 // setForwarded sets X-Forwarded-For and X-Forwarded-Proto. The peer's
