@@ -54,6 +54,8 @@ Usage:
         validate a configuration file; errors name the field and line
   foyer keys generate [--out FILE] [--jwks-out FILE]
         a new Ed25519 signing key (private JWK) and its public JWKS
+  foyer venue generate --seats N [--stands S] [--tiers T] [--seed X] [--name NAME] [--out FILE]
+        a venue layout (stands, rows, seats, price tiers) as JSON, and a summary on stderr
   foyer version
         print the version
 
@@ -81,6 +83,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return usageError{"usage: foyer keys generate [--out FILE]"}
 		}
 		return runKeysGenerate(args[2:], stdout, stderr)
+	case "venue":
+		if len(args) < 2 || args[1] != "generate" {
+			return usageError{"usage: foyer venue generate --seats N [--stands S] [--out FILE]"}
+		}
+		return runVenueGenerate(args[2:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "foyer", version)
 		return nil

@@ -23,6 +23,7 @@ import (
 	"github.com/foyerhq/foyer/admission"
 	"github.com/foyerhq/foyer/proxy"
 	"github.com/foyerhq/foyer/queue"
+	"github.com/foyerhq/foyer/seating"
 )
 
 // runServe runs the edge proxy until ctx ends (SIGTERM or SIGINT), then
@@ -34,7 +35,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	configPath := fs.String("config", "", "configuration file (YAML); without it, a demo on embedded defaults")
 	listen := fs.String("listen", "", "public listen address (default :8080)")
 	adminListen := fs.String("admin-listen", "", "admin listen address (default 127.0.0.1:9090)")
-	seatingListen := fs.String("seating-listen", "", "demo origin listen address (default 127.0.0.1:8081)")
+	seatingListen := fs.String("seating-listen", "", "listen address of the demo's seating service (default 127.0.0.1:8081)")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
@@ -125,16 +126,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRun()
 	errc := make(chan error, 3)
-	var origin *demoOrigin
+	var origin *seating.Server
 	if demo {
+		// The demo's origin is the seating service itself, on the memory
+		// store with a 10,000-seat venue, verifying the proxy's tokens.
+		origin, err = newDemoSeating(ctx, keys.set, reg, log)
+		if err != nil {
+			pub.Close()
+			adm.Close()
+			return err
+		}
 		ln, err := lc.Listen(ctx, "tcp", c.SeatingListen)
 		if err != nil {
 			pub.Close()
 			adm.Close()
-			return fmt.Errorf("seating_listen (demo origin): %w", err)
+			return fmt.Errorf("seating_listen (demo seating service): %w", err)
 		}
-		origin = newDemoOrigin()
-		go func() { errc <- origin.serve(ln) }()
+		go func() { errc <- origin.Serve(ln) }()
 	}
 	if demo {
 		joinCrowd(ctx, store, c.Events[0].Name, demoCrowd)
@@ -188,7 +196,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		errs = append(errs, fmt.Errorf("admin listener: %w", err))
 	}
 	if origin != nil {
-		_ = origin.shutdown(sctx)
+		_ = origin.Shutdown(sctx)
 	}
 	stopRun()
 	log.Info("stopped")
