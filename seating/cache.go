@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -127,8 +128,9 @@ type StandView struct {
 //
 //   - Each process keeps a copy of every stand it serves. A copy younger
 //     than Interval is served as is; an older one is still served while one
-//     goroutine per stand refreshes it in the background, so requests never
-//     wait on the network once a stand is loaded.
+//     goroutine per stand refreshes it in the background, so requests do
+//     not wait on the network once a stand is loaded (see Get for the
+//     exceptions).
 //   - A refresh reads the copy published in the shared layer. When that is
 //     older than Interval too, the process tries the stand's global lock;
 //     only the holder reads the authoritative store, publishes what it read
@@ -276,9 +278,15 @@ func (c *StandCache) Get(ctx context.Context, event, stand string) (StandView, e
 }
 
 // Warm loads every stand's snapshot, publishing it when the published copy
-// is old, so the first fans of an on-sale find the caches ready. A stand
-// whose copy is fresh is left alone. It returns the stands' errors joined.
+// is old, and loads the shared layer's scripts, so the first fans of an
+// on-sale find the caches ready. A stand whose copy is fresh is left
+// alone. It returns the errors joined.
 func (c *StandCache) Warm(ctx context.Context, event string, stands []string) error {
+	if l, ok := c.shared.(interface{ LoadScripts(context.Context) error }); ok {
+		if err := l.LoadScripts(ctx); err != nil {
+			return fmt.Errorf("seating: warming event %q: %w", event, err)
+		}
+	}
 	errs := make([]error, len(stands))
 	sem := make(chan struct{}, warmParallelism)
 	var wg sync.WaitGroup
@@ -414,22 +422,11 @@ func (c *StandCache) lookup(event, stand string) *standEntry {
 func (c *StandCache) entry(event, stand string) *standEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	old := *c.stands.Load()
-	if e := old[event][stand]; e != nil {
+	if e := (*c.stands.Load())[event][stand]; e != nil {
 		return e
 	}
 	e := &standEntry{event: event, stand: stand}
-	idx := make(cacheIndex, len(old)+1)
-	for ev, m := range old {
-		idx[ev] = m
-	}
-	m := make(map[string]*standEntry, len(old[event])+1)
-	for st, x := range old[event] {
-		m[st] = x
-	}
-	m[stand] = e
-	idx[event] = m
-	c.stands.Store(&idx)
+	c.editIndex(event, func(m map[string]*standEntry) { m[stand] = e })
 	return e
 }
 
@@ -438,24 +435,24 @@ func (c *StandCache) entry(event, stand string) *standEntry {
 func (c *StandCache) remove(e *standEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	old := *c.stands.Load()
-	if old[e.event][e.stand] != e {
-		return
+	if (*c.stands.Load())[e.event][e.stand] == e {
+		c.editIndex(e.event, func(m map[string]*standEntry) { delete(m, e.stand) })
 	}
-	idx := make(cacheIndex, len(old))
-	for ev, m := range old {
-		idx[ev] = m
+}
+
+// editIndex replaces the index by a copy whose map of event's stands edit
+// changed. c.mu must be held.
+func (c *StandCache) editIndex(event string, edit func(map[string]*standEntry)) {
+	idx := maps.Clone(*c.stands.Load())
+	m := maps.Clone(idx[event])
+	if m == nil {
+		m = make(map[string]*standEntry)
 	}
-	m := make(map[string]*standEntry, len(old[e.event]))
-	for st, x := range old[e.event] {
-		if st != e.stand {
-			m[st] = x
-		}
-	}
+	edit(m)
 	if len(m) == 0 {
-		delete(idx, e.event)
+		delete(idx, event)
 	} else {
-		idx[e.event] = m
+		idx[event] = m
 	}
 	c.stands.Store(&idx)
 }

@@ -544,8 +544,12 @@ func TestCacheWarm(t *testing.T) {
 	shared := NewRedisShared(srv.Client(t), RedisSharedOptions{})
 	a := newTestCache(t, CacheConfig{Interval: time.Minute, PassThrough: -1}, auth, shared, nil)
 	stands := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}
+	srv.Client(t).ScriptFlush(ctx)
 	if err := a.Warm(ctx, "final", stands); err != nil {
 		t.Fatal(err)
+	}
+	if got := srv.CommandStats(t)["eval"]; got != 0 {
+		t.Errorf("after Warm: got %d EVAL (script cache misses), want 0", got)
 	}
 	for _, st := range stands {
 		if got := auth.count(st); got != 1 {

@@ -623,7 +623,8 @@ func (s *Server) serveConfirm(ctx *fasthttp.RequestCtx, rt *eventRuntime, visito
 func (s *Server) serveRelease(ctx *fasthttp.RequestCtx, rt *eventRuntime, visitor, holdID string) {
 	c, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
 	defer cancel()
-	if _, err := s.store.Release(c, rt.name, holdID, visitor); err != nil {
+	// Releasing a hold that is gone (expired, released, never was) is done.
+	if _, err := s.store.Release(c, rt.name, holdID, visitor); err != nil && !errors.Is(err, ErrHoldNotFound) {
 		s.holdError(ctx, err)
 		return
 	}

@@ -134,6 +134,17 @@ end
 return 0
 `)
 
+// LoadScripts loads the scripts into Redis's script cache, so the first
+// refresh of an on-sale needs no EVAL fallback. StandCache.Warm calls it.
+func (r *RedisShared) LoadScripts(ctx context.Context) error {
+	for _, s := range []*redis.Script{sharedLockScript, sharedPublishScript, sharedUnlockScript} {
+		if err := s.Load(ctx, r.client).Err(); err != nil {
+			return sharedRedisError("loading scripts", err)
+		}
+	}
+	return nil
+}
+
 // Published implements Shared.
 func (r *RedisShared) Published(ctx context.Context, event, stand string) (Publication, bool, error) {
 	if err := sharedCheckNames(event, stand); err != nil {
