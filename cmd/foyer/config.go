@@ -19,7 +19,7 @@ import (
 	"github.com/foyerhq/foyer/proxy"
 )
 
-// fileConfig is the YAML configuration file of foyer serve. Every field is
+// fileConfig is the YAML configuration file of foyer serve and foyer seating. Every field is
 // documented in docs/configuration.md; a test keeps the two in step.
 type fileConfig struct {
 	Listen          string       `yaml:"listen"`
@@ -34,7 +34,22 @@ type fileConfig struct {
 	Tokens          tokensConf   `yaml:"tokens"`
 	Limits          limitsConf   `yaml:"limits"`
 	Events          []eventConf  `yaml:"events"`
+	Seating         seatingConf  `yaml:"seating"`
 	Log             logConf      `yaml:"log"`
+}
+
+// seatingConf configures the seat-lock service of foyer seating.
+type seatingConf struct {
+	HoldTTL            duration           `yaml:"hold_ttl"`
+	MaxHoldTotal       duration           `yaml:"max_hold_total"`
+	MaxSeatsPerVisitor int                `yaml:"max_seats_per_visitor"`
+	CacheInterval      duration           `yaml:"cache_interval"`
+	Events             []seatingEventConf `yaml:"events"`
+}
+
+type seatingEventConf struct {
+	Name      string `yaml:"name"`
+	VenueFile string `yaml:"venue_file"`
 }
 
 type shutdownConf struct {

@@ -80,7 +80,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-var urlLine = regexp.MustCompile(`(fan|admin) URL:\s+(http://\S+?)(/admin/v1/events|/)$`)
+var urlLine = regexp.MustCompile(`(fan|admin|seating) URL:\s+(http://[^/\s]+)`)
 
 // startFoyer runs foyer serve with the given configuration and waits until it
 // prints its URLs.
@@ -133,7 +133,7 @@ func startFoyerArgs(t *testing.T, args []string, env ...string) *foyerProc {
 			if !ok {
 				t.Fatalf("foyer exited before serving:\n%s", p.stderr.String())
 			}
-			if u[0] == "fan" {
+			if u[0] == "fan" || u[0] == "seating" {
 				p.publicURL = u[1]
 			} else {
 				p.adminURL = u[1]
@@ -542,5 +542,67 @@ func TestE2EDemo(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("admin API with the printed token: got %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestE2ESeatingService runs foyer seating with a venue made by foyer venue
+// generate: the static map is public, holds need an admission token signed
+// by the proxy's key, and a hold and its confirmation go through.
+func TestE2ESeatingService(t *testing.T) {
+	dir := t.TempDir()
+	venue := filepath.Join(dir, "arena.json")
+	var out, errOut strings.Builder
+	if err := run(t.Context(), []string{"venue", "generate", "--seats", "5000", "--stands", "4", "--out", venue}, os.Getenv, &out, &errOut); err != nil {
+		t.Fatalf("venue generate: %v %s", err, errOut.String())
+	}
+	key, _ := admission.GenerateKey(rand.Reader)
+	jwk, _ := admission.MarshalJWK(key, true)
+	keyPath := filepath.Join(dir, "signing.jwk")
+	os.WriteFile(keyPath, jwk, 0o600)
+	ks, _ := admission.NewKeySet(key)
+	// The seating service gets only the public JWKS, as an origin would.
+	jwksPath := filepath.Join(dir, "jwks.json")
+	os.WriteFile(jwksPath, ks.JWKS(), 0o644)
+	cfg := fmt.Sprintf(`seating_listen: 127.0.0.1:0
+admin_listen: 127.0.0.1:0
+admin_token: %s
+tokens:
+  verify_keys: [%s]
+seating:
+  events:
+    - name: show
+      venue_file: %s
+`, e2eAdminToken, jwksPath, venue)
+	path := filepath.Join(dir, "seating.yaml")
+	os.WriteFile(path, []byte(cfg), 0o600)
+	p := startFoyerArgs(t, []string{"seating", "--config", path})
+	api := p.publicURL + "/seating/v1/events/show"
+	if code, _ := apiCall(t, "GET", api+"/venue"); code != 200 {
+		t.Fatalf("venue: %d", code)
+	}
+	if code, doc := apiCall(t, "POST", api+"/holds"); code != 401 {
+		t.Errorf("hold without a token: %d %v, want 401", code, doc)
+	}
+	tokens, _ := admission.NewTokens(admission.Config{}, ks)
+	tok, _, _ := tokens.Issue("fan-1", "show", time.Now())
+	req, _ := http.NewRequest("POST", api+"/holds", strings.NewReader(`{"seats":["N1-1-1","N1-1-2"]}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := fanClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hold map[string]any
+	json.NewDecoder(resp.Body).Decode(&hold)
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("hold: %d %v", resp.StatusCode, hold)
+	}
+	code, sold := apiCall(t, "POST", api+"/holds/"+hold["hold_id"].(string)+"/confirm", "Authorization", "Bearer "+tok)
+	if code != 200 || sold["state"] != "sold" {
+		t.Errorf("confirm: %d %v", code, sold)
+	}
+	var check strings.Builder
+	if err := run(t.Context(), []string{"config", "check", path}, func(string) string { return "" }, &check, &errOut); err != nil || !strings.Contains(check.String(), "1 seating events") {
+		t.Errorf("config check of the seating config: %v %q", err, check.String())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -50,6 +51,8 @@ const usage = `foyer — a virtual waiting room and traffic-shaping edge proxy
 Usage:
   foyer serve [--config FILE] [--listen ADDR] [--admin-listen ADDR] [--seating-listen ADDR]
         the edge proxy and its admin listener; without --config, a demo on embedded defaults
+  foyer seating --config FILE [--seating-listen ADDR] [--admin-listen ADDR]
+        the seat-lock service alone, with the config's seating, store and tokens sections
   foyer config check FILE
         validate a configuration file; errors name the field and line
   foyer keys generate [--out FILE] [--jwks-out FILE]
@@ -83,6 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return usageError{"usage: foyer keys generate [--out FILE]"}
 		}
 		return runKeysGenerate(args[2:], stdout, stderr)
+	case "seating":
+		return runSeating(ctx, args[1:], getenv, stdout, stderr)
 	case "venue":
 		if len(args) < 2 || args[1] != "generate" {
 			return usageError{"usage: foyer venue generate --seats N [--stands S] [--out FILE]"}
@@ -99,19 +104,43 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return usageError{fmt.Sprintf("unknown command %q", args[0])}
 }
 
-// runConfigCheck validates a configuration file.
+// runConfigCheck validates a configuration file: its proxy part when it
+// has events (or nothing else), its seating part when it has one.
 func runConfigCheck(path string, getenv func(string) string, stdout io.Writer) error {
-	c, err := loadConfig(path, getenv)
+	c, lines, err := readConfig(path)
 	if err != nil {
 		return err
 	}
-	if _, err := loadKeys(c); err != nil {
-		return locate(err, path, nil)
+	if err := applyEnv(c, getenv); err != nil {
+		return err
 	}
-	if _, _, err := loadTicketSigner(c); err != nil {
-		return locate(err, path, nil)
+	c.defaults()
+	var parts []string
+	if len(c.Events) > 0 || len(c.Seating.Events) == 0 {
+		if err := c.validate(); err != nil {
+			return locate(err, path, lines)
+		}
+		if _, err := loadKeys(c); err != nil {
+			return locate(err, path, lines)
+		}
+		if _, _, err := loadTicketSigner(c); err != nil {
+			return locate(err, path, lines)
+		}
+		parts = append(parts, fmt.Sprintf("%d events", len(c.Events)))
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d events, %s store)\n", path, len(c.Events), c.Store.Kind)
+	if len(c.Seating.Events) > 0 {
+		if err := c.validateSeating(); err != nil {
+			return locate(err, path, lines)
+		}
+		if _, err := seatingTokens(c); err != nil {
+			return locate(err, path, lines)
+		}
+		if _, err := loadSeatingEvents(c); err != nil {
+			return locate(err, path, lines)
+		}
+		parts = append(parts, fmt.Sprintf("%d seating events", len(c.Seating.Events)))
+	}
+	fmt.Fprintf(stdout, "%s: ok (%s, %s store)\n", path, strings.Join(parts, ", "), c.Store.Kind)
 	return nil
 }
 
