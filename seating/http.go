@@ -126,6 +126,13 @@ type eventRuntime struct {
 	// seatIDs[stand][index] is the seat's id, for answers.
 	seatIDs map[string][]string
 	stands  []string
+	// standIDs interns the stand ids, so a lookup with a request's bytes
+	// yields the id without allocating; seatCounts are the Foyer-Seats
+	// header values.
+	standIDs   map[string]string
+	seatCounts map[string]string
+	// cookie is the proxy's admission cookie of this event.
+	cookie string
 	// mapJSON, mapGzip and mapETag are the static map, computed once.
 	mapJSON, mapGzip []byte
 	mapETag          string
@@ -149,7 +156,7 @@ func New(cfg Config, store Store, cache *StandCache, tokens *admission.Tokens, r
 		}
 	}
 	for _, e := range cfg.Events {
-		rt := &eventRuntime{name: e.Name, venue: e.Venue, seatIDs: map[string][]string{}}
+		rt := &eventRuntime{name: e.Name, venue: e.Venue, seatIDs: map[string][]string{}, standIDs: map[string]string{}, seatCounts: map[string]string{}, cookie: "foyer_admission_" + e.Name}
 		for _, st := range e.Venue.Stands {
 			rt.stands = append(rt.stands, st.ID)
 			var ids []string
@@ -159,6 +166,8 @@ func New(cfg Config, store Store, cache *StandCache, tokens *admission.Tokens, r
 				}
 			}
 			rt.seatIDs[st.ID] = ids
+			rt.standIDs[st.ID] = st.ID
+			rt.seatCounts[st.ID] = strconv.Itoa(len(ids))
 		}
 		rt.mapJSON, rt.mapGzip, rt.mapETag = e.Venue.StaticMap()
 		s.events[e.Name] = rt
@@ -218,32 +227,51 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 			writeError(ctx, fasthttp.StatusInternalServerError, "internal", "an internal error occurred; try again")
 		}
 	}()
-	path := string(ctx.Path())
-	if s.cfg.DemoPage && (path == "/" || !strings.HasPrefix(path, apiPrefix)) && ctx.IsGet() {
+	path := ctx.Path()
+	if s.cfg.DemoPage && !bytes.HasPrefix(path, []byte(apiPrefix)) && ctx.IsGet() {
 		s.serveDemoPage(ctx)
 		return
 	}
-	rest, ok := strings.CutPrefix(path, apiPrefix)
+	rest, ok := bytes.CutPrefix(path, []byte(apiPrefix))
 	if !ok {
 		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route")
 		return
 	}
-	if rest == "health" {
+	if string(rest) == "health" {
 		s.serveHealth(ctx)
 		return
 	}
-	parts := strings.Split(rest, "/")
-	if len(parts) < 3 || parts[0] != "events" {
+	// events/{event}/{route…}: at most six segments, split without
+	// allocating.
+	var segs [6][]byte
+	n := 0
+	for len(rest) > 0 && n < len(segs) {
+		seg := rest
+		if i := bytes.IndexByte(rest, '/'); i >= 0 {
+			seg, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		segs[n] = seg
+		n++
+	}
+	if len(rest) > 0 || n < 3 || string(segs[0]) != "events" {
 		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route")
 		return
 	}
-	rt, ok := s.events[parts[1]]
+	rt, ok := s.events[string(segs[1])]
 	if !ok {
 		writeError(ctx, fasthttp.StatusNotFound, "unknown_event", "no such event")
 		return
 	}
-	route := parts[2:]
-	if len(route) == 1 && route[0] == "venue" {
+	s.route(ctx, rt, segs[2:n])
+}
+
+// route serves the event's routes after events/{event}/. Segments are
+// compared without allocating; only ids that leave the handler become
+// strings.
+func (s *Server) route(ctx *fasthttp.RequestCtx, rt *eventRuntime, route [][]byte) {
+	if len(route) == 1 && string(route[0]) == "venue" {
 		if !ctx.IsGet() && !ctx.IsHead() {
 			methodNotAllowed(ctx, "GET, HEAD")
 			return
@@ -258,39 +286,44 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	switch {
-	case len(route) == 1 && route[0] == "stands":
+	case len(route) == 1 && string(route[0]) == "stands":
 		if !ctx.IsGet() && !ctx.IsHead() {
 			methodNotAllowed(ctx, "GET, HEAD")
 			return
 		}
 		s.serveStands(ctx, rt)
-	case len(route) == 3 && route[0] == "stands" && route[2] == "status":
+	case len(route) == 3 && string(route[0]) == "stands" && string(route[2]) == "status":
 		if !ctx.IsGet() && !ctx.IsHead() {
 			methodNotAllowed(ctx, "GET, HEAD")
 			return
 		}
-		s.serveStandStatus(ctx, rt, route[1])
-	case len(route) == 1 && route[0] == "holds":
+		stand, ok := rt.standIDs[string(route[1])]
+		if !ok {
+			writeError(ctx, fasthttp.StatusNotFound, "unknown_stand", "no such stand")
+			return
+		}
+		s.serveStandStatus(ctx, rt, stand)
+	case len(route) == 1 && string(route[0]) == "holds":
 		if !ctx.IsPost() {
 			methodNotAllowed(ctx, "POST")
 			return
 		}
 		s.serveHold(ctx, rt, visitor)
-	case len(route) == 2 && route[0] == "holds":
+	case len(route) == 2 && string(route[0]) == "holds":
 		if !ctx.IsDelete() {
 			methodNotAllowed(ctx, "DELETE")
 			return
 		}
-		s.serveRelease(ctx, rt, visitor, route[1])
-	case len(route) == 3 && route[0] == "holds" && (route[2] == "extend" || route[2] == "confirm"):
+		s.serveRelease(ctx, rt, visitor, string(route[1]))
+	case len(route) == 3 && string(route[0]) == "holds" && (string(route[2]) == "extend" || string(route[2]) == "confirm"):
 		if !ctx.IsPost() {
 			methodNotAllowed(ctx, "POST")
 			return
 		}
-		if route[2] == "extend" {
-			s.serveExtend(ctx, rt, visitor, route[1])
+		if string(route[2]) == "extend" {
+			s.serveExtend(ctx, rt, visitor, string(route[1]))
 		} else {
-			s.serveConfirm(ctx, rt, visitor, route[1])
+			s.serveConfirm(ctx, rt, visitor, string(route[1]))
 		}
 	default:
 		writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route")
@@ -304,7 +337,7 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx, rt *eventRuntime) (visitor 
 	if auth := ctx.Request.Header.Peek(fasthttp.HeaderAuthorization); len(auth) > 7 && strings.EqualFold(string(auth[:7]), "bearer ") {
 		tok = bytes.TrimSpace(auth[7:])
 	} else {
-		tok = ctx.Request.Header.Cookie("foyer_admission_" + rt.name)
+		tok = ctx.Request.Header.Cookie(rt.cookie)
 	}
 	if len(tok) == 0 {
 		s.m.rejections.WithLabelValues("missing").Inc()
@@ -387,10 +420,6 @@ func (s *Server) serveStands(ctx *fasthttp.RequestCtx, rt *eventRuntime) {
 // serveStandStatus answers a stand's packed status (2 bits a seat in static
 // order) with its version as ETag, or the changes since ?since=V.
 func (s *Server) serveStandStatus(ctx *fasthttp.RequestCtx, rt *eventRuntime, stand string) {
-	if _, ok := rt.seatIDs[stand]; !ok {
-		writeError(ctx, fasthttp.StatusNotFound, "unknown_stand", "no such stand")
-		return
-	}
 	c, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
 	defer cancel()
 	if since := ctx.QueryArgs().Peek("since"); len(since) > 0 {
@@ -419,20 +448,21 @@ func (s *Server) serveStandStatus(ctx *fasthttp.RequestCtx, rt *eventRuntime, st
 		s.storeError(ctx, err)
 		return
 	}
-	etag := `"` + strconv.FormatUint(view.Snapshot.Version, 10) + `"`
+	var buf [24]byte
+	etag := append(strconv.AppendUint(append(buf[:0], '"'), view.Snapshot.Version, 10), '"')
 	h := &ctx.Response.Header
-	h.Set(fasthttp.HeaderETag, etag)
+	h.SetBytesV(fasthttp.HeaderETag, etag)
 	h.Set(fasthttp.HeaderCacheControl, "no-cache")
 	h.Set(fasthttp.HeaderVary, "Accept-Encoding")
 	if view.Stale {
 		h.Set("Foyer-Stale", "true")
 	}
-	if string(ctx.Request.Header.Peek(fasthttp.HeaderIfNoneMatch)) == etag {
+	if bytes.Equal(ctx.Request.Header.Peek(fasthttp.HeaderIfNoneMatch), etag) {
 		ctx.SetStatusCode(fasthttp.StatusNotModified)
 		return
 	}
 	h.SetContentType("application/octet-stream")
-	h.Set("Foyer-Seats", strconv.Itoa(len(rt.seatIDs[stand])))
+	h.Set("Foyer-Seats", rt.seatCounts[stand])
 	if ctx.Request.Header.HasAcceptEncoding("gzip") {
 		h.Set(fasthttp.HeaderContentEncoding, "gzip")
 		ctx.SetBody(fasthttp.AppendGzipBytes(nil, view.Snapshot.Status))

@@ -357,3 +357,36 @@ func TestAPIHealth(t *testing.T) {
 		t.Errorf("events: %v", events)
 	}
 }
+
+func BenchmarkAPIStandStatus(b *testing.B) {
+	key, _ := admission.GenerateKey(rand.Reader)
+	ks, _ := admission.NewKeySet(key)
+	tokens, _ := admission.NewTokens(admission.Config{}, ks)
+	venue, _ := Generate(GenerateConfig{Seats: 100000, Stands: 40, Seed: 1})
+	store := NewMemory(nil)
+	cache, _ := NewStandCache(CacheConfig{}, store, NewMemoryShared(nil), nil, nil)
+	defer cache.Close()
+	srv, err := New(Config{Events: []Event{{Name: "show", Venue: venue}}}, store, cache, tokens, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Prepare(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	tok, _, _ := tokens.Issue("v", "show", time.Now())
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var ctx fasthttp.RequestCtx
+		for pb.Next() {
+			ctx.Request.Reset()
+			ctx.Response.Reset()
+			ctx.Request.Header.SetMethod("GET")
+			ctx.Request.SetRequestURI(api + "/stands/N1/status")
+			ctx.Request.Header.Set("Authorization", "Bearer "+tok)
+			srv.Handler(&ctx)
+			if ctx.Response.StatusCode() != 200 {
+				b.Fatalf("status %d", ctx.Response.StatusCode())
+			}
+		}
+	})
+}
