@@ -552,15 +552,15 @@ func (c *StandCache) startRefresh(e *standEntry) *refreshFlight {
 func (c *StandCache) runRefresh(e *standEntry, f *refreshFlight) {
 	defer c.bg.Done()
 	source, err := c.refresh(context.Background(), e)
+	if e.cur.Load() == nil {
+		c.remove(e)
+	}
 	e.mu.Lock()
 	f.source, f.err = source, err
 	e.flight = nil
 	e.refreshing.Store(false)
 	e.mu.Unlock()
 	close(f.done)
-	if e.cur.Load() == nil {
-		c.remove(e)
-	}
 }
 
 // refresh brings e's copy up to date, once, or for a stand with no copy

@@ -85,8 +85,8 @@ func (c Config) Validate() error {
 	switch {
 	case len(c.Events) == 0:
 		return errors.New("seating: events: at least one event is required")
-	case c.HoldTTL < time.Second:
-		return fmt.Errorf("seating: hold_ttl: must be at least 1s, got %v", c.HoldTTL)
+	case c.HoldTTL < time.Second || c.HoldTTL > MaxHoldTTL:
+		return fmt.Errorf("seating: hold_ttl: must be between 1s and %v, got %v", MaxHoldTTL, c.HoldTTL)
 	case c.MaxHoldTotal < c.HoldTTL:
 		return fmt.Errorf("seating: max_hold_total: must be at least hold_ttl (%v), got %v", c.HoldTTL, c.MaxHoldTotal)
 	case c.MaxSeatsPerVisitor < 1 || c.MaxSeatsPerVisitor > 64:

@@ -29,8 +29,8 @@ const (
 	storeMaxStandLen = 32 // as StandLayout.ID
 	storeMaxOwnerLen = 128
 	storeMaxKeyLen   = 64
-	// storeHoldIDRandLen is the length of a hold id's random part: 12 bytes in
-	// unpadded base64url.
+	// storeHoldIDRandLen is the length of a hold id's random part: 12
+	// bytes in unpadded base64url.
 	storeHoldIDRandLen = 16
 )
 
@@ -52,15 +52,19 @@ type StandDump struct {
 	Owners map[int]string
 	// HeldBy counts the seats of each owner's active holds.
 	HeldBy map[string]int
-	// RowFree counts free seats per row and tier, at tier*len(rows)+row.
-	RowFree []int
+	// RowRun bounds, for each tier and row (at tier*len(rows)+row), the
+	// longest run of free seats of the tier in the row: best available
+	// skips rows whose bound is below the quantity asked. TierRun bounds
+	// the longest run of each tier in any row.
+	RowRun  []int
+	TierRun []int
 	// At is the store's clock when the dump was read.
 	At time.Time
 }
 
-// storeConfirmedError is the error of Release and Extend on a confirmed hold. It
-// is ErrConfirmed, and ErrInvalid too, for callers that only tell a
-// malformed request from a retryable one.
+// storeConfirmedError is the error of Release and Extend on a confirmed
+// hold. It is ErrConfirmed, and ErrInvalid too, for callers that only tell
+// a request that cannot succeed from a retryable one.
 type storeConfirmedError struct{}
 
 func (storeConfirmedError) Error() string { return ErrConfirmed.Error() }
@@ -298,7 +302,7 @@ func (h *ledgerHold) hold(stand string) Hold {
 }
 
 // standLedger is one stand's authoritative state: the reference
-// implementation of the Redis scripts in store_redis.go, step for step and
+// implementation of the Redis scripts in store_redis_scripts.go, step for step and
 // in the same order, so the two stores agree on every outcome, version and
 // change log. The memory store keeps one per stand. It is not safe for
 // concurrent use.
@@ -311,14 +315,22 @@ type standLedger struct {
 	rows      []int
 	// seatRow is the row of each seat.
 	seatRow []int
-	// rowFree counts free seats at tier*len(rows)+row.
-	rowFree []int
+	// rowRun is an upper bound of the longest run of free seats of a tier
+	// in a row, at tier*len(rows)+row: exact when made and when best
+	// available scans the row, left alone when seats are taken (it stays a
+	// bound) and set to runUnknown when a seat frees. tierRun bounds the
+	// longest run of a tier in any row, lowered when best available scans
+	// every row in vain.
+	rowRun  []int
+	tierRun []int
 	counts  []TierCount
 	version uint64
-	// holds has every record, active and confirmed; owners maps held and
-	// sold seats to their hold; heldBy counts each owner's seats in active
-	// holds; keys maps key|owner to the hold made with that key.
+	// holds has every record, active and confirmed, and active the active
+	// ones (the Redis store's exp); owners maps held and sold seats to
+	// their hold; heldBy counts each owner's seats in active holds; keys
+	// maps key|owner to the hold made with that key.
 	holds  map[string]*ledgerHold
+	active map[string]*ledgerHold
 	owners map[int]string
 	heldBy map[string]int
 	keys   map[string]string
@@ -332,22 +344,26 @@ type standLedger struct {
 	bumped bool
 }
 
+// newStandLedger returns the state of a new stand of layout l, which
+// storeCheckLayouts accepted: every seat free but the blocked ones.
 func newStandLedger(l StandLayout, logMax int) *standLedger {
 	n := len(l.Tiers)
 	s := &standLedger{
-		id: l.ID, n: n, tierCount: l.TierCount,
+		id: strings.Clone(l.ID), n: n, tierCount: l.TierCount,
 		status:  make([]byte, (n+3)/4),
 		tiers:   slices.Clone(l.Tiers),
 		rows:    slices.Clone(storeLayoutRows(l)),
 		seatRow: make([]int, n),
 		counts:  make([]TierCount, l.TierCount),
 		holds:   make(map[string]*ledgerHold),
+		active:  make(map[string]*ledgerHold),
 		owners:  make(map[int]string),
 		heldBy:  make(map[string]int),
 		keys:    make(map[string]string),
 		logMax:  logMax,
 	}
-	s.rowFree = make([]int, len(s.rows)*l.TierCount)
+	s.rowRun = make([]int, len(s.rows)*l.TierCount)
+	s.tierRun = make([]int, l.TierCount)
 	blocked := make(map[int]bool, len(l.Blocked))
 	for _, b := range l.Blocked {
 		blocked[b] = true
@@ -364,11 +380,24 @@ func newStandLedger(l StandLayout, logMax int) *standLedger {
 			s.counts[t].Blocked++
 		} else {
 			s.counts[t].Free++
-			s.rowFree[t*len(s.rows)+r]++
+		}
+	}
+	for t := range l.TierCount {
+		for r := range s.rows {
+			_, _, s.rowRun[t*len(s.rows)+r] = s.scanRow(r, t, 1)
+			s.tierRun[t] = max(s.tierRun[t], s.rowRun[t*len(s.rows)+r])
 		}
 	}
 	return s
 }
+
+// runUnknown is the run bound of a row, and of its tier, where a seat was
+// freed: no row is that long, so best available scans it again.
+const runUnknown = 1<<31 - 1
+
+// bestLookahead is how many more candidate rows best available scans for
+// a block that strands no seat once it found one that does.
+const bestLookahead = 8
 
 // count returns the address of the counter of status st in tier t.
 func (c *TierCount) count(st Status) *int {
@@ -398,12 +427,9 @@ func (s *standLedger) change(seats []int, from, to Status) {
 		t := int(s.tiers[i])
 		*s.counts[t].count(from)--
 		*s.counts[t].count(to)++
-		slot := t*len(s.rows) + s.seatRow[i]
-		if from == Free {
-			s.rowFree[slot]--
-		}
 		if to == Free {
-			s.rowFree[slot]++
+			s.rowRun[t*len(s.rows)+s.seatRow[i]] = runUnknown
+			s.tierRun[t] = runUnknown
 		}
 		s.log = append(s.log, Change{Version: s.version, Seat: i, Status: to})
 	}
@@ -414,7 +440,9 @@ func (s *standLedger) finish() {
 	s.bumped = false
 	if over := len(s.log) - s.logMax; over > 0 {
 		s.logTrimmed = s.log[over-1].Version
-		s.log = slices.Delete(s.log, 0, over)
+		// Appends copy the live entries to a new array from time to
+		// time: amortised O(1) a change.
+		s.log = s.log[over:]
 	}
 }
 
@@ -425,6 +453,7 @@ func (s *standLedger) drop(h *ledgerHold) {
 		delete(s.owners, i)
 	}
 	delete(s.holds, h.id)
+	delete(s.active, h.id)
 	if s.heldBy[h.owner] -= len(h.seats); s.heldBy[h.owner] <= 0 {
 		delete(s.heldBy, h.owner)
 	}
@@ -439,8 +468,8 @@ func (s *standLedger) drop(h *ledgerHold) {
 // id, as ZRANGEBYSCORE lists them.
 func (s *standLedger) sweep(nowMS int64) {
 	var expired []*ledgerHold
-	for _, h := range s.holds {
-		if !h.confirmed && h.expiresMS <= nowMS {
+	for _, h := range s.active {
+		if h.expiresMS <= nowMS {
 			expired = append(expired, h)
 		}
 	}
@@ -521,6 +550,7 @@ func (s *standLedger) hold(nowMS int64, id string, req HoldRequest, seats []int)
 		createdMS: nowMS, expiresMS: nowMS + req.TTL.Milliseconds(), version: s.version,
 	}
 	s.holds[id] = h
+	s.active[id] = h
 	for _, i := range seats {
 		s.owners[i] = id
 	}
@@ -532,43 +562,80 @@ func (s *standLedger) hold(nowMS int64, id string, req HoldRequest, seats []int)
 }
 
 // bestAvailable finds q adjacent free seats of tier t in one row and
-// returns the first. Rows are scanned in order, skipping those with fewer
-// than q free seats of the tier; in a row, each maximal run of free seats
-// of the tier is a candidate, its block placed at the run's start. The
-// first run that leaves no single seat stranded (its length is q, or q+2
-// or more) wins; failing that, the first run of q+1, which must strand
-// one. Cost: O(rows) to read the counts, plus O(seats) of the candidate
-// rows scanned before a perfect block: O(seats of the stand) at worst.
+// returns the first. Rows are scanned in order, skipping those whose run
+// bound is below q; in a row, each maximal run of free seats of the tier is
+// a candidate, its block placed at the run's start. The first run that
+// strands no single seat (its length is q, or q+2 or more) wins; failing
+// that, the first run of q+1, which must strand one, once bestLookahead
+// more candidate rows brought nothing better.
+//
+// Each scanned row's bound is set to its exact longest run, so a row too
+// fragmented for q is not scanned again until one of its seats frees; when
+// no row fits, the tier's bound is lowered too, and asking again costs
+// O(1) until a seat of the tier frees. A call costs O(rows) to read the
+// bounds plus O(row length) for each row scanned; at most bestLookahead+1
+// scanned rows hold a block, every other one has its bound lowered below
+// q, which only a freed seat undoes.
 func (s *standLedger) bestAvailable(t, q int) (start int, ok bool) {
-	if s.counts[t].Free < q {
+	if s.counts[t].Free < q || s.tierRun[t] < q {
 		return 0, false
 	}
 	nrows := len(s.rows)
-	fallback := -1
+	fallback, extra, longest := -1, 0, 0
 	for r := range nrows {
-		if s.rowFree[t*nrows+r] < q {
+		slot := t*nrows + r
+		if s.rowRun[slot] < q {
+			longest = max(longest, s.rowRun[slot])
 			continue
 		}
-		a, b := s.rows[r], s.n-1
-		if r+1 < nrows {
-			b = s.rows[r+1] - 1
+		if fallback >= 0 {
+			if extra == bestLookahead {
+				break
+			}
+			extra++
 		}
-		run := 0
-		for i := a; i <= b+1; i++ {
-			if i <= b && packedStatus(s.status, i) == Free && int(s.tiers[i]) == t {
-				run++
-				continue
-			}
-			if run == q || run >= q+2 {
-				return i - run, true
-			}
-			if run == q+1 && fallback < 0 {
-				fallback = i - run
-			}
-			run = 0
+		perfect, strands, run := s.scanRow(r, t, q)
+		s.rowRun[slot] = run
+		longest = max(longest, run)
+		if perfect >= 0 {
+			return perfect, true
+		}
+		if fallback < 0 {
+			fallback = strands
 		}
 	}
+	if fallback < 0 {
+		// Every row was seen: none has a run of q.
+		s.tierRun[t] = longest
+	}
 	return fallback, fallback >= 0
+}
+
+// scanRow returns, for row r and tier t, the start of its first run of
+// free seats that fits q without stranding a seat, of its first run of
+// q+1 (-1 for none), and its longest run.
+func (s *standLedger) scanRow(r, t, q int) (perfect, strands, longest int) {
+	perfect, strands = -1, -1
+	a, b := s.rows[r], s.n-1
+	if r+1 < len(s.rows) {
+		b = s.rows[r+1] - 1
+	}
+	run := 0
+	for i := a; i <= b+1; i++ {
+		if i <= b && packedStatus(s.status, i) == Free && int(s.tiers[i]) == t {
+			run++
+			continue
+		}
+		longest = max(longest, run)
+		if perfect < 0 && (run == q || run >= q+2) {
+			perfect = i - run
+		}
+		if strands < 0 && run == q+1 {
+			strands = i - run
+		}
+		run = 0
+	}
+	return perfect, strands, longest
 }
 
 // lookup returns the hold id of owner, or an error: ErrHoldNotFound when
@@ -643,6 +710,7 @@ func (s *standLedger) confirm(nowMS int64, id, owner string) (Hold, error) {
 	s.change(h.seats, Held, Sold)
 	h.confirmed = true
 	h.version = s.version
+	delete(s.active, id)
 	if s.heldBy[owner] -= len(h.seats); s.heldBy[owner] <= 0 {
 		delete(s.heldBy, owner)
 	}
@@ -676,8 +744,9 @@ func (s *standLedger) dump(nowMS int64) StandDump {
 	d := StandDump{
 		Stand: s.id, Version: s.version, Status: slices.Clone(s.status),
 		Tiers: slices.Clone(s.counts), Owners: make(map[int]string, len(s.owners)),
-		HeldBy: make(map[string]int, len(s.heldBy)), RowFree: slices.Clone(s.rowFree),
-		At: time.UnixMilli(nowMS),
+		HeldBy: make(map[string]int, len(s.heldBy)), RowRun: slices.Clone(s.rowRun),
+		TierRun: slices.Clone(s.tierRun),
+		At:      time.UnixMilli(nowMS),
 	}
 	for _, h := range s.holds {
 		d.Holds = append(d.Holds, h.hold(s.id))

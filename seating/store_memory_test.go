@@ -1,6 +1,10 @@
 package seating_test
 
 import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,4 +36,44 @@ func TestMemoryRealClock(t *testing.T) {
 	if lo, hi := before.Add(time.Minute-time.Millisecond), time.Now().Add(time.Minute); h.ExpiresAt.Before(lo) || h.ExpiresAt.After(hi) {
 		t.Errorf("expiry got %v, want between %v and %v", h.ExpiresAt, lo, hi)
 	}
+}
+
+// BenchmarkMemoryHold is BenchmarkRedisHold on the memory store: explicit
+// holds of 1 to 4 adjacent seats at random places of a 100,000-seat venue.
+func BenchmarkMemoryHold(b *testing.B) {
+	m := seating.NewMemory(nil)
+	ctx := b.Context()
+	layouts := storeBenchLayouts()
+	venues := max(1, (b.N*5/2+10_000-1)/10_000)
+	events := make([]string, venues)
+	for v := range events {
+		events[v] = fmt.Sprint("bench", v)
+		if err := m.Prepare(ctx, events[v], layouts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var holds atomic.Int64
+	var seed atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewPCG(seed.Add(1), 5))
+		seats := make([]int, 0, 4)
+		for pb.Next() {
+			v, st, n := rng.IntN(venues), rng.IntN(len(layouts)), 1+rng.IntN(4)
+			first := rng.IntN(2_500 - n + 1)
+			seats = seats[:0]
+			for i := range n {
+				seats = append(seats, first+i)
+			}
+			_, err := m.Hold(ctx, events[v], layouts[st].ID, seating.HoldRequest{Owner: "fan", Seats: seats, TTL: time.Hour})
+			if err == nil {
+				holds.Add(1)
+			} else if !errors.Is(err, seating.ErrConflict) {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(holds.Load())/b.Elapsed().Seconds(), "holds/s")
 }

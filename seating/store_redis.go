@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -34,28 +35,31 @@ type RedisOptions struct {
 // A stand's state is twelve keys sharing one hash tag, so each script
 // touches one slot and a stand is one serialisation point:
 //
-//	<prefix>:{ev:<event>:st:<stand>}:meta     hash: v (version), n (seats),
-//	                                          tc (tiers), nr (rows), lt (newest
-//	                                          version trimmed from the log), and
-//	                                          f<t> h<t> s<t> b<t>: seats of tier t
-//	                                          free, held, sold, blocked
+//	<prefix>:{ev:<event>:st:<stand>}:meta
+//	           hash: v (version), n (seats), tc (tiers), nr (rows)
 //	…:status   string: 2 bits a seat (BITFIELD u2 #i), StandSnapshot.Status
 //	…:holds    hash: hold id → "state|created_ms|expires_ms|version|seats|key|owner",
 //	           state a (active) or c (confirmed), seats comma-separated
 //	…:owners   hash: seat index → hold id, for held and sold seats
 //	…:exp      sorted set: active hold id by expiry in ms, for the sweep
 //	…:byowner  hash: owner → seats in their active holds (for MaxSeats)
-//	…:log      list: "version:seat:status", the last LogSize changes
-//	…:tiers    string: each seat's tier, a byte a seat (BITFIELD u8 #i)
-//	…:seatrow  string: each seat's row, u32 a seat (BITFIELD u32 #i)
-//	…:rowfree  string: free seats per row and tier, u32 at tier*rows+row
+//	…:log      list: "version:seat:status:index", the last LogSize changes;
+//	           index counts the changes of one version from 0
+//	…:tiers    string: each seat's tier, a byte a seat, for best available
+//	…:seatinfo string: tier<<24 | row of each seat (BITFIELD u32 #i)
+//	…:counts   string of u32 (BITFIELD u32 #i, one call a step): seats of
+//	           tier t in status s at #(4t+s); bounds of the longest run of
+//	           free seats of tier t, in any row at #(4·tiers + t), in row r
+//	           at #(5·tiers + t·rows + r)
 //	…:rows     string: each row's first seat, u32 big-endian
 //	…:keys     hash: "<idempotency key>|<owner>" → hold id
 //
 // Hold, Extend, Release, Confirm, Snapshot and Changes are each one Lua
 // script, one round trip (EVALSHA; Prepare loads every script with SCRIPT
-// LOAD so the first hold of an on-sale needs no EVAL fallback). The scripts
-// mirror standLedger in stand.go step for step: change one, change both.
+// LOAD so the first hold of an on-sale needs no EVAL fallback). The scripts,
+// in store_redis_scripts.go, mirror standLedger in stand.go step for step:
+// change one, change both. A step that changes seats bumps the version by
+// one, whatever the number of seats, and logs each seat.
 // An explicit hold costs O(seats requested) commands and bytes; it never
 // reads the whole status string. Expiry is decided inside the scripts
 // against Redis's TIME (or RedisOptions.Now): a hold is valid while now <
@@ -69,7 +73,13 @@ type Redis struct {
 	prefix  string
 	now     func() time.Time
 	logSize int
+	// keys caches the keys of the stands found prepared, by event and
+	// stand: a hold then builds no key strings.
+	keys sync.Map // redisStandName → []string
 }
+
+// redisStandName names one stand of one event.
+type redisStandName struct{ event, stand string }
 
 var _ Store = (*Redis)(nil)
 
@@ -88,11 +98,11 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 
 // redisKeyNames are the suffixes of a stand's keys, in the order of the
 // scripts' KEYS.
-var redisKeyNames = [...]string{"meta", "status", "holds", "owners", "exp", "byowner", "log", "tiers", "seatrow", "rowfree", "rows", "keys"}
+var redisKeyNames = [...]string{"meta", "status", "holds", "owners", "exp", "byowner", "log", "tiers", "seatinfo", "counts", "rows", "keys"}
 
 // Keys returns the keys of event's stand, in the order of the scripts'
-// KEYS: meta, status, holds, owners, exp, byowner, log, tiers, seatrow,
-// rowfree, rows, keys. They share one hash tag. Tests and operators use
+// KEYS: meta, status, holds, owners, exp, byowner, log, tiers, seatinfo,
+// counts, rows, keys. They share one hash tag. Tests and operators use
 // it; callers of the Store need not.
 func (r *Redis) Keys(event, stand string) []string {
 	base := r.prefix + ":{ev:" + event + ":st:" + stand + "}:"
@@ -102,357 +112,6 @@ func (r *Redis) Keys(event, stand string) []string {
 	}
 	return keys
 }
-
-// redisStorePrelude starts every script but prepare. ARGV[1] is the clock in
-// ms, or -1 for Redis's TIME; ARGV[2] the log size. It answers {'np'} for
-// a stand never prepared, and defines the steps standLedger has: change,
-// flush (counts and row counts), finish (version and change log), parse
-// and format of hold records, drop, sweep and reply.
-const redisStorePrelude = `
-local now = tonumber(ARGV[1])
-if now < 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local logMax = tonumber(ARGV[2])
-local m = redis.call('HMGET', KEYS[1], 'v', 'n', 'tc', 'nr', 'lt')
-if not m[1] then return {'np'} end
-local version, nseats, ntiers, nrows = tonumber(m[1]), tonumber(m[2]), tonumber(m[3]), tonumber(m[4])
-local L = {[0] = 'f', 'h', 's', 'b'}
-local bumped = false
-local logs, cnt, rowd = {}, {}, {}
-
-local function change(seats, from, to)
-  local k = #seats
-  if k == 0 then return end
-  if not bumped then version = version + 1; bumped = true end
-  local ta, ra, sa = {}, {}, {}
-  for i = 1, k do
-    local o = '#' .. seats[i]
-    ta[#ta + 1] = 'GET'; ta[#ta + 1] = 'u8'; ta[#ta + 1] = o
-    ra[#ra + 1] = 'GET'; ra[#ra + 1] = 'u32'; ra[#ra + 1] = o
-    sa[#sa + 1] = 'SET'; sa[#sa + 1] = 'u2'; sa[#sa + 1] = o; sa[#sa + 1] = to
-  end
-  local tiers = redis.call('BITFIELD_RO', KEYS[8], unpack(ta))
-  local rows
-  if from == 0 or to == 0 then rows = redis.call('BITFIELD_RO', KEYS[9], unpack(ra)) end
-  redis.call('BITFIELD', KEYS[2], unpack(sa))
-  for i = 1, k do
-    local t = tiers[i]
-    local f, g = L[from] .. t, L[to] .. t
-    cnt[f] = (cnt[f] or 0) - 1
-    cnt[g] = (cnt[g] or 0) + 1
-    if rows then
-      local slot = t * nrows + rows[i]
-      if to == 0 then rowd[slot] = (rowd[slot] or 0) + 1 else rowd[slot] = (rowd[slot] or 0) - 1 end
-    end
-    logs[#logs + 1] = string.format('%d:%d:%d', version, seats[i], to)
-  end
-end
-
-local function flush()
-  for f, d in pairs(cnt) do
-    if d ~= 0 then redis.call('HINCRBY', KEYS[1], f, d) end
-  end
-  cnt = {}
-  local a = {}
-  for slot, d in pairs(rowd) do
-    if d ~= 0 then
-      a[#a + 1] = 'INCRBY'; a[#a + 1] = 'u32'; a[#a + 1] = '#' .. slot; a[#a + 1] = d
-    end
-    if #a >= 4000 then redis.call('BITFIELD', KEYS[10], unpack(a)); a = {} end
-  end
-  if #a > 0 then redis.call('BITFIELD', KEYS[10], unpack(a)) end
-  rowd = {}
-end
-
-local function finish()
-  flush()
-  if not bumped then return end
-  bumped = false
-  redis.call('HSET', KEYS[1], 'v', string.format('%d', version))
-  local len, i = 0, 1
-  while i <= #logs do
-    local j = math.min(i + 999, #logs)
-    len = redis.call('RPUSH', KEYS[7], unpack(logs, i, j))
-    i = j + 1
-  end
-  logs = {}
-  if len > logMax then
-    local last = redis.call('LINDEX', KEYS[7], len - logMax - 1)
-    redis.call('HSET', KEYS[1], 'lt', string.match(last, '^(%d+):'))
-    redis.call('LTRIM', KEYS[7], len - logMax, -1)
-  end
-end
-
-local function parse(r)
-  local st, c, e, v, ss, key, owner = string.match(r, '^(%a)|(%d+)|(%d+)|(%d+)|([%d,]*)|([^|]*)|(.*)$')
-  local seats = {}
-  for x in string.gmatch(ss, '%d+') do seats[#seats + 1] = tonumber(x) end
-  return {st = st, c = tonumber(c), e = tonumber(e), v = tonumber(v), seats = seats, key = key, owner = owner}
-end
-
-local function format(h)
-  return h.st .. '|' .. string.format('%d|%d|%d|', h.c, h.e, h.v) .. table.concat(h.seats, ',') ..
-    '|' .. h.key .. '|' .. h.owner
-end
-
-local function reply(id, h)
-  return {'ok', id, h.st, h.e, h.v, unpack(h.seats)}
-end
-
-local function drop(id, h)
-  change(h.seats, 1, 0)
-  redis.call('HDEL', KEYS[4], unpack(h.seats))
-  redis.call('HDEL', KEYS[3], id)
-  redis.call('ZREM', KEYS[5], id)
-  if redis.call('HINCRBY', KEYS[6], h.owner, -#h.seats) <= 0 then redis.call('HDEL', KEYS[6], h.owner) end
-  if h.key ~= '' then
-    local kf = h.key .. '|' .. h.owner
-    if redis.call('HGET', KEYS[12], kf) == id then redis.call('HDEL', KEYS[12], kf) end
-  end
-end
-
-local function sweep()
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now)
-  for _, id in ipairs(ids) do
-    local r = redis.call('HGET', KEYS[3], id)
-    if r then drop(id, parse(r)) else redis.call('ZREM', KEYS[5], id) end
-  end
-end
-`
-
-// holdScript mirrors standLedger.hold. ARGV[3] is the new hold id, [4] the
-// owner, [5] the TTL in ms, [6] MaxSeats, [7] the idempotency key or an empty string,
-// [8] the tier and [9] the quantity of a best-available hold, [10…] the
-// sorted seats of an explicit one. Best available is standLedger's
-// bestAvailable: the row counts of the tier are one GETRANGE, and each
-// candidate row two GETRANGEs (its status bytes and tiers).
-var holdScript = redis.NewScript(redisStorePrelude + `
-local id, owner, key = ARGV[3], ARGV[4], ARGV[7]
-local ttl, cap, tier, q = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local seats = {}
-for i = 10, #ARGV do seats[#seats + 1] = tonumber(ARGV[i]) end
-local want = q
-if #seats > 0 then
-  want = #seats
-  if seats[#seats] >= nseats then return {'inv', version, nseats} end
-elseif tier >= ntiers then
-  return {'inv', version, ntiers}
-end
-local kf
-if key ~= '' then
-  kf = key .. '|' .. owner
-  local prev = redis.call('HGET', KEYS[12], kf)
-  if prev then
-    local r = redis.call('HGET', KEYS[3], prev)
-    if not r then
-      redis.call('HDEL', KEYS[12], kf)
-    else
-      local h = parse(r)
-      if h.st == 'c' or now < h.e then return reply(prev, h) end
-      drop(prev, h)
-    end
-  end
-end
-if cap > 0 then
-  local held = tonumber(redis.call('HGET', KEYS[6], owner) or 0)
-  if held + want > cap then
-    sweep()
-    held = tonumber(redis.call('HGET', KEYS[6], owner) or 0)
-    if held + want > cap then finish(); return {'cap', version, held} end
-  end
-end
-if #seats > 0 then
-  local ga = {}
-  for _, s in ipairs(seats) do ga[#ga + 1] = 'GET'; ga[#ga + 1] = 'u2'; ga[#ga + 1] = '#' .. s end
-  local st = redis.call('BITFIELD_RO', KEYS[2], unpack(ga))
-  local held = {}
-  for i, s in ipairs(seats) do if st[i] == 1 then held[#held + 1] = s end end
-  local freed = {}
-  if #held > 0 then
-    local ids = redis.call('HMGET', KEYS[4], unpack(held))
-    for i, hid in ipairs(ids) do
-      if hid and not freed[held[i]] then
-        local r = redis.call('HGET', KEYS[3], hid)
-        if r then
-          local h = parse(r)
-          if h.st == 'a' and h.e <= now then
-            drop(hid, h)
-            for _, s in ipairs(h.seats) do freed[s] = true end
-          end
-        end
-      end
-    end
-  end
-  local taken = {}
-  for i, s in ipairs(seats) do if st[i] ~= 0 and not freed[s] then taken[#taken + 1] = s end end
-  if #taken > 0 then finish(); return {'cf', version, unpack(taken)} end
-else
-  sweep()
-  flush()
-  if tonumber(redis.call('HGET', KEYS[1], 'f' .. tier) or 0) < q then finish(); return {'ns', version} end
-  local rf = redis.call('GETRANGE', KEYS[10], tier * nrows * 4, (tier + 1) * nrows * 4 - 1)
-  local rs = redis.call('GET', KEYS[11])
-  local function u32(s, i)
-    local a, b, c, d = string.byte(s, i, i + 3)
-    return ((a * 256 + b) * 256 + c) * 256 + d
-  end
-  local best, fallback
-  for r = 0, nrows - 1 do
-    if u32(rf, r * 4 + 1) >= q then
-      local a, b = u32(rs, r * 4 + 1), nseats - 1
-      if r + 1 < nrows then b = u32(rs, r * 4 + 5) - 1 end
-      local a4 = math.floor(a / 4)
-      local sb = redis.call('GETRANGE', KEYS[2], a4, math.floor(b / 4))
-      local tb = redis.call('GETRANGE', KEYS[8], a, b)
-      local run = 0
-      for i = a, b + 1 do
-        local free = false
-        if i <= b and string.byte(tb, i - a + 1) == tier then
-          free = bit.band(bit.rshift(string.byte(sb, math.floor(i / 4) - a4 + 1), 6 - 2 * (i % 4)), 3) == 0
-        end
-        if free then
-          run = run + 1
-        else
-          if run == q or run >= q + 2 then best = i - run; break end
-          if run == q + 1 and not fallback then fallback = i - run end
-          run = 0
-        end
-      end
-      if best then break end
-    end
-  end
-  best = best or fallback
-  if not best then finish(); return {'ns', version} end
-  for k = 0, q - 1 do seats[k + 1] = best + k end
-end
-change(seats, 0, 1)
-local o = {}
-for _, s in ipairs(seats) do o[#o + 1] = s; o[#o + 1] = id end
-redis.call('HSET', KEYS[4], unpack(o))
-local h = {st = 'a', c = now, e = now + ttl, v = version, seats = seats, key = key, owner = owner}
-redis.call('HSET', KEYS[3], id, format(h))
-redis.call('ZADD', KEYS[5], h.e, id)
-redis.call('HINCRBY', KEYS[6], owner, #seats)
-if kf then redis.call('HSET', KEYS[12], kf, id) end
-finish()
-return reply(id, h)
-`)
-
-// redisHoldLookup starts the scripts of Extend, Release and Confirm: ARGV[3] is
-// the hold id, ARGV[4] the owner. It mirrors standLedger.lookup, leaving
-// the record in h, or answers {'nf'} or {'no'}.
-const redisHoldLookup = `
-local id, owner = ARGV[3], ARGV[4]
-local r = redis.call('HGET', KEYS[3], id)
-if not r then return {'nf', version} end
-local h = parse(r)
-if h.owner ~= owner then return {'no', version} end
-`
-
-// extendScript mirrors standLedger.extend. ARGV[5] is the TTL in ms,
-// ARGV[6] the cap on the hold's whole life in ms.
-var extendScript = redis.NewScript(redisStorePrelude + redisHoldLookup + `
-if h.st == 'c' then return {'cd', version} end
-if h.e <= now then drop(id, h); finish(); return {'ex', version} end
-local e = math.min(now + tonumber(ARGV[5]), h.c + tonumber(ARGV[6]))
-if e > h.e then
-  h.e = e
-  redis.call('HSET', KEYS[3], id, format(h))
-  redis.call('ZADD', KEYS[5], e, id)
-end
-h.v = version
-return reply(id, h)
-`)
-
-// releaseScript mirrors standLedger.release: a missing hold is released.
-var releaseScript = redis.NewScript(redisStorePrelude + `
-local id, owner = ARGV[3], ARGV[4]
-local r = redis.call('HGET', KEYS[3], id)
-if not r then return {'ok', version} end
-local h = parse(r)
-if h.owner ~= owner then return {'no', version} end
-if h.st == 'c' then return {'cd', version} end
-drop(id, h)
-finish()
-return {'ok', version}
-`)
-
-// confirmScript mirrors standLedger.confirm.
-var confirmScript = redis.NewScript(redisStorePrelude + redisHoldLookup + `
-if h.st == 'c' then return reply(id, h) end
-if h.e <= now then drop(id, h); finish(); return {'ex', version} end
-change(h.seats, 1, 2)
-h.st = 'c'
-h.v = version
-redis.call('HSET', KEYS[3], id, format(h))
-redis.call('ZREM', KEYS[5], id)
-if redis.call('HINCRBY', KEYS[6], owner, -#h.seats) <= 0 then redis.call('HDEL', KEYS[6], owner) end
-finish()
-return reply(id, h)
-`)
-
-// snapshotScript mirrors standLedger.snapshot: the version, the clock, the
-// status string and the counts f h s b of each tier.
-var snapshotScript = redis.NewScript(redisStorePrelude + `
-sweep()
-finish()
-local f = {}
-for t = 0, ntiers - 1 do
-  f[#f + 1] = 'f' .. t; f[#f + 1] = 'h' .. t; f[#f + 1] = 's' .. t; f[#f + 1] = 'b' .. t
-end
-return {version, now, redis.call('GET', KEYS[2]), redis.call('HMGET', KEYS[1], unpack(f))}
-`)
-
-// changesScript mirrors standLedger.changes. ARGV[3] is since. It reads the
-// log from its end in pages, so a recent since costs little.
-var changesScript = redis.NewScript(redisStorePrelude + `
-local since = tonumber(ARGV[3])
-if since > version or since < tonumber(m[5] or 0) then return {version, 0} end
-local out = {}
-local hi = redis.call('LLEN', KEYS[7]) - 1
-local done = false
-while hi >= 0 and not done do
-  local lo = math.max(0, hi - 255)
-  local part = redis.call('LRANGE', KEYS[7], lo, hi)
-  for i = #part, 1, -1 do
-    if tonumber(string.match(part[i], '^(%d+):')) <= since then done = true; break end
-    out[#out + 1] = part[i]
-  end
-  hi = lo - 1
-end
-local res = {version, 1}
-for i = #out, 1, -1 do res[#res + 1] = out[i] end
-return res
-`)
-
-// dumpScript reads everything of a stand, sweeping nothing.
-var dumpScript = redis.NewScript(redisStorePrelude + `
-return {version, now, redis.call('GET', KEYS[2]), redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3]),
-  redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[6]), redis.call('GET', KEYS[10])}
-`)
-
-// prepareScript creates a stand unless its meta exists. ARGV[1..3] are the
-// seat, tier and row counts; [4] the status string, [5] the tiers, [6] the
-// seat rows, [7] the row counts, [8] the row starts; [9…] the count fields
-// and values of meta. Keys left by a lost meta are dropped: the stand starts
-// over whole. It answers {1} when created, else {0, seats, tiers}.
-var prepareScript = redis.NewScript(`
-local m = redis.call('HMGET', KEYS[1], 'n', 'tc')
-if m[1] then return {0, tonumber(m[1]), tonumber(m[2])} end
-redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[12])
-redis.call('SET', KEYS[2], ARGV[4])
-redis.call('SET', KEYS[8], ARGV[5])
-redis.call('SET', KEYS[9], ARGV[6])
-redis.call('SET', KEYS[10], ARGV[7])
-redis.call('SET', KEYS[11], ARGV[8])
-redis.call('HSET', KEYS[1], 'v', 0, 'lt', 0, 'n', ARGV[1], 'tc', ARGV[2], 'nr', ARGV[3], unpack(ARGV, 9))
-return {1}
-`)
-
-// redisScripts are loaded by Prepare.
-var redisScripts = []*redis.Script{holdScript, extendScript, releaseScript, confirmScript, snapshotScript, changesScript, dumpScript, prepareScript}
 
 // Prepare implements Store. It loads every script, then creates each stand
 // missing, one script call a stand.
@@ -493,24 +152,41 @@ func (r *Redis) Prepare(ctx context.Context, event string, stands []StandLayout)
 // both stores start a stand alike.
 func redisPrepareArgs(l StandLayout) []any {
 	st := newStandLedger(l, 1)
-	seatRow := make([]byte, 4*st.n)
+	info := make([]byte, 0, 4*st.n)
 	for i, r := range st.seatRow {
-		binary.BigEndian.PutUint32(seatRow[4*i:], uint32(r))
+		info = binary.BigEndian.AppendUint32(info, uint32(st.tiers[i])<<24|uint32(r))
 	}
-	rowFree := make([]byte, 4*len(st.rowFree))
-	for i, c := range st.rowFree {
-		binary.BigEndian.PutUint32(rowFree[4*i:], uint32(c))
+	counts := make([]byte, 0, 4*(5*st.tierCount+len(st.rowRun)))
+	for _, c := range st.counts {
+		for _, n := range []int{c.Free, c.Held, c.Sold, c.Blocked} {
+			counts = binary.BigEndian.AppendUint32(counts, uint32(n))
+		}
 	}
-	rows := make([]byte, 4*len(st.rows))
-	for i, s := range st.rows {
-		binary.BigEndian.PutUint32(rows[4*i:], uint32(s))
+	for _, n := range slices.Concat(st.tierRun, st.rowRun) {
+		counts = binary.BigEndian.AppendUint32(counts, uint32(n))
 	}
-	args := []any{st.n, st.tierCount, len(st.rows), st.status, st.tiers, seatRow, rowFree, rows}
-	for t, c := range st.counts {
-		ts := strconv.Itoa(t)
-		args = append(args, "f"+ts, c.Free, "h"+ts, c.Held, "s"+ts, c.Sold, "b"+ts, c.Blocked)
+	rows := make([]byte, 0, 4*len(st.rows))
+	for _, s := range st.rows {
+		rows = binary.BigEndian.AppendUint32(rows, uint32(s))
 	}
-	return args
+	return []any{st.n, st.tierCount, len(st.rows), st.status, st.tiers, info, counts, rows}
+}
+
+// redisTierCounts decodes the counts of tiers tiers from the start of the
+// counts string.
+func redisTierCounts(b string, tiers int) []TierCount {
+	out := make([]TierCount, tiers)
+	for t := range out {
+		if len(b) < 16*(t+1) {
+			break
+		}
+		c := b[16*t:]
+		out[t] = TierCount{
+			Free: int(binary.BigEndian.Uint32([]byte(c[0:4]))), Held: int(binary.BigEndian.Uint32([]byte(c[4:8]))),
+			Sold: int(binary.BigEndian.Uint32([]byte(c[8:12]))), Blocked: int(binary.BigEndian.Uint32([]byte(c[12:16]))),
+		}
+	}
+	return out
 }
 
 // run runs a stand's script with the clock and log size first in ARGV.
@@ -522,13 +198,23 @@ func (r *Redis) run(ctx context.Context, s *redis.Script, event, stand string, e
 	args := make([]any, 0, 2+len(extra))
 	args = append(args, now, r.logSize)
 	args = append(args, extra...)
-	v, err := s.Run(ctx, r.client, r.Keys(event, stand), args...).Result()
+	name := redisStandName{event, stand}
+	keys, cached := r.keys.Load(name)
+	if !cached {
+		keys = r.Keys(event, stand)
+	}
+	v, err := s.Run(ctx, r.client, keys.([]string), args...).Result()
 	if err != nil {
 		return nil, err
 	}
 	vals, ok := v.([]any)
 	if !ok || len(vals) == 0 {
 		return nil, fmt.Errorf("seating: redis: unexpected script reply %v", v)
+	}
+	if code, _ := vals[0].(string); !cached && code != "np" {
+		// Only prepared stands are kept, so the cache stays as small as
+		// the venues. event and stand may alias a request buffer.
+		r.keys.Store(redisStandName{strings.Clone(event), strings.Clone(stand)}, keys)
 	}
 	return vals, nil
 }
@@ -643,19 +329,11 @@ func (r *Redis) Snapshot(ctx context.Context, event, stand string) (StandSnapsho
 		return StandSnapshot{}, redisCodeError("snapshot", event, stand, vals)
 	}
 	status, _ := vals[2].(string)
-	counts, _ := vals[3].([]any)
-	snap := StandSnapshot{
+	counts, _ := vals[3].(string)
+	return StandSnapshot{
 		Stand: stand, Version: redisUint(vals, 0), Status: []byte(status),
-		Tiers: make([]TierCount, len(counts)/4), At: time.UnixMilli(int64(redisUint(vals, 1))),
-	}
-	for i := range snap.Tiers {
-		c := &snap.Tiers[i]
-		for k, p := range []*int{&c.Free, &c.Held, &c.Sold, &c.Blocked} {
-			s, _ := counts[4*i+k].(string)
-			*p, _ = strconv.Atoi(s)
-		}
-	}
-	return snap, nil
+		Tiers: redisTierCounts(counts, len(counts)/16), At: time.UnixMilli(int64(redisUint(vals, 1))),
+	}, nil
 }
 
 // Changes implements Store.
@@ -686,10 +364,12 @@ func (r *Redis) Changes(ctx context.Context, event, stand string, since uint64) 
 	return changes, version, true, nil
 }
 
-// redisParseChange parses a log entry "version:seat:status".
+// redisParseChange parses a log entry "version:seat:status:index".
 func redisParseChange(s string) (Change, error) {
 	vs, rest, ok1 := strings.Cut(s, ":")
-	ss, st, ok2 := strings.Cut(rest, ":")
+	ss, rest, ok2 := strings.Cut(rest, ":")
+	st, _, ok3 := strings.Cut(rest, ":")
+	ok2 = ok2 && ok3
 	v, err1 := strconv.ParseUint(vs, 10, 64)
 	seat, err2 := strconv.Atoi(ss)
 	status, err3 := strconv.Atoi(st)
@@ -720,15 +400,8 @@ func (r *Redis) Dump(ctx context.Context, event, stand string) (StandDump, error
 	meta := redisMap(vals[3])
 	tc, _ := strconv.Atoi(meta["tc"])
 	nr, _ := strconv.Atoi(meta["nr"])
-	d.Tiers = make([]TierCount, tc)
-	for t := range d.Tiers {
-		ts := strconv.Itoa(t)
-		c := &d.Tiers[t]
-		c.Free, _ = strconv.Atoi(meta["f"+ts])
-		c.Held, _ = strconv.Atoi(meta["h"+ts])
-		c.Sold, _ = strconv.Atoi(meta["s"+ts])
-		c.Blocked, _ = strconv.Atoi(meta["b"+ts])
-	}
+	counts, _ := vals[7].(string)
+	d.Tiers = redisTierCounts(counts, tc)
 	for id, rec := range redisMap(vals[4]) {
 		h, err := redisParseRecord(id, stand, rec)
 		if err != nil {
@@ -747,13 +420,13 @@ func (r *Redis) Dump(ctx context.Context, event, stand string) (StandDump, error
 	for owner, n := range redisMap(vals[6]) {
 		d.HeldBy[owner], _ = strconv.Atoi(n)
 	}
-	rf, _ := vals[7].(string)
-	d.RowFree = make([]int, tc*nr)
-	for i := range d.RowFree {
-		if 4*i+4 <= len(rf) {
-			d.RowFree[i] = int(binary.BigEndian.Uint32([]byte(rf[4*i:])))
+	runs := make([]int, tc+tc*nr)
+	for i := range runs {
+		if off := 16*tc + 4*i; off+4 <= len(counts) {
+			runs[i] = int(binary.BigEndian.Uint32([]byte(counts[off : off+4])))
 		}
 	}
+	d.TierRun, d.RowRun = runs[:tc], runs[tc:]
 	return d, nil
 }
 

@@ -25,7 +25,7 @@ var allowed = map[string][]string{
 	"loadtest":            {},
 	"internal/redistest":  {},
 	"cmd/foyer":           {"*"},
-	"bench/cmd/baseline":  {"queue"},
+	"bench/cmd/baseline":  {"queue", "admission"},
 }
 
 func TestImportDirections(t *testing.T) {
