@@ -543,6 +543,52 @@ func TestE2EDemo(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("admin API with the printed token: got %d, want 200", resp.StatusCode)
 	}
+
+	// Speed the line up, get in, and reach the seat picker and the seating
+	// API through the proxy with the admission token.
+	req, _ = http.NewRequest("PATCH", p.adminURL+"/admin/v1/events/demo", strings.NewReader(`{"rate_per_second": 200}`))
+	req.Header.Set("Authorization", "Bearer "+m[1])
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("raising the demo rate: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	var token string
+	for deadline := time.Now().Add(10 * time.Second); token == ""; {
+		if time.Now().After(deadline) {
+			t.Fatal("not admitted within 10s at 200/s")
+		}
+		time.Sleep(50 * time.Millisecond)
+		_, doc = apiCall(t, "GET", p.publicURL+"/_foyer/v1/events/demo/status", "Foyer-Ticket", ticket)
+		token, _ = doc["admission_token"].(string)
+	}
+	req, _ = http.NewRequest("GET", p.publicURL+"/", nil)
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = fanClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "pick your seats") {
+		t.Fatalf("admitted fan: got %d, want the seat picker", resp.StatusCode)
+	}
+	req, _ = http.NewRequest("POST", p.publicURL+"/seating/v1/events/demo/holds", strings.NewReader(`{"seats":["N1-1-1"]}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = fanClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hold map[string]any
+	json.NewDecoder(resp.Body).Decode(&hold)
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("hold through the proxy: %d %v", resp.StatusCode, hold)
+	}
+	code, sold := apiCall(t, "POST", p.publicURL+"/seating/v1/events/demo/holds/"+hold["hold_id"].(string)+"/confirm", "Authorization", "Bearer "+token)
+	if code != 200 || sold["state"] != "sold" {
+		t.Errorf("confirm through the proxy: %d %v", code, sold)
+	}
 }
 
 // TestE2ESeatingService runs foyer seating with a venue made by foyer venue

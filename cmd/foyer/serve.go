@@ -96,6 +96,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var lc net.ListenConfig
+	var seatingLn net.Listener
+	if demo {
+		// The demo's origin is the seating service's listener: open it
+		// first, so the origin is its real address (port 0 included).
+		if seatingLn, err = lc.Listen(ctx, "tcp", c.SeatingListen); err != nil {
+			return fmt.Errorf("seating_listen (demo seating service): %w", err)
+		}
+		defer seatingLn.Close()
+		c.Events[0].Origin = "http://" + dialAddr(seatingLn.Addr().String())
+	}
 	pc, err := c.proxyConfig()
 	if err != nil {
 		return err
@@ -113,7 +124,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		adminToken = randomToken()
 	}
 
-	var lc net.ListenConfig
 	pub, err := lc.Listen(ctx, "tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen (public): %w", err)
@@ -136,13 +146,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			adm.Close()
 			return err
 		}
-		ln, err := lc.Listen(ctx, "tcp", c.SeatingListen)
-		if err != nil {
-			pub.Close()
-			adm.Close()
-			return fmt.Errorf("seating_listen (demo seating service): %w", err)
-		}
-		go func() { errc <- origin.Serve(ln) }()
+		go func() { errc <- origin.Serve(seatingLn) }()
 	}
 	if demo {
 		joinCrowd(ctx, store, c.Events[0].Name, demoCrowd)
