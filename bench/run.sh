@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Foyer's side-by-side benchmarks; see bench/README.md.
 #
-#   bench/run.sh [A|B|C|all]...
+#   bench/run.sh [A|B|C|D|all]...
 #
 # Environment: REPS (3), DURATION (10s), CONNS (64), WARMUP (2s, 0 to skip),
 # OUT (results directory, default bench/results/<time>), A_STORE (memory or
-# redis, the store of Foyer in scenario A; default memory), SKIP_FOYER=1 (run
-# only the baselines and peers, to check the harness without a Foyer build),
-# STATIC_SIZE (body size of scenario B's baseline when SKIP_FOYER=1).
+# redis, the store of Foyer in scenario A; default memory), D_STORE (memory
+# or redis, the store of foyer seating in scenario D; default memory),
+# D_SEATS/D_STANDS/D_STAND (scenario D's venue and the stand polled; 100000,
+# 40, N1), SKIP_FOYER=1 (run only the baselines and peers, to check the
+# harness without a Foyer build), STATIC_SIZE (body size of scenario B's
+# baseline when SKIP_FOYER=1).
 set -euo pipefail
 
 REPS=${REPS:-3}
@@ -15,6 +18,10 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 WARMUP=${WARMUP:-2s}
 A_STORE=${A_STORE:-memory}
+D_STORE=${D_STORE:-memory}
+D_SEATS=${D_SEATS:-100000}
+D_STANDS=${D_STANDS:-40}
+D_STAND=${D_STAND:-N1}
 SKIP_FOYER=${SKIP_FOYER:-0}
 STATIC_SIZE=${STATIC_SIZE:-300}
 BASELINE_TAGS=${BASELINE_TAGS:-}
@@ -27,14 +34,20 @@ ADMIN_TOKEN=bench-admin-token
 TICKET_SECRET=0123456789abcdef0123456789abcdef
 
 scenarios=("$@")
-[[ ${#scenarios[@]} -eq 0 || ${scenarios[0]} == all ]] && scenarios=(A B C)
+[[ ${#scenarios[@]} -eq 0 || ${scenarios[0]} == all ]] && scenarios=(A B C D)
 for s in "${scenarios[@]}"; do
-	case $s in A | B | C) ;; *)
-		echo "usage: $0 [A|B|C|all]..." >&2
+	case $s in A | B | C | D) ;; *)
+		echo "usage: $0 [A|B|C|D|all]..." >&2
 		exit 2
 		;;
 	esac
 done
+
+case $D_STORE in memory | redis) ;; *)
+	echo "D_STORE must be memory or redis, got $D_STORE" >&2
+	exit 2
+	;;
+esac
 
 dur_s=${DURATION%s}
 if ! [[ $dur_s =~ ^[0-9]+$ ]]; then
@@ -116,9 +129,11 @@ free_port() {
 	die "no free port"
 }
 
-# wait_port PORT PID NAME waits up to 15 s for PID to listen on PORT.
+# wait_port PORT PID NAME [SECONDS] waits up to SECONDS (15) for PID to
+# listen on PORT.
 wait_port() {
-	for _ in $(seq 150); do
+	local limit=${4:-15}
+	for _ in $(seq $((limit * 10))); do
 		port_open "$1" && return 0
 		kill -0 "$2" 2>/dev/null || {
 			tail -n 30 "$TMP/$3.log" >&2 || true
@@ -127,7 +142,7 @@ wait_port() {
 		sleep 0.1
 	done
 	tail -n 30 "$TMP/$3.log" >&2 || true
-	die "$3 did not listen on $1 within 15s"
+	die "$3 did not listen on $1 within ${limit}s"
 }
 
 # ---------------------------------------------------------------- measuring
@@ -185,12 +200,20 @@ wrk_ticks() {
 	echo $((f[13] + f[14]))
 }
 
+# FOYER_ERRORS_RE selects Foyer's error counters in its /metrics; scenario D
+# (foyer seating) sets its own.
+FOYER_ERRORS_RE='^foyer_(store_errors_total|origin_errors_total|token_rejections_total|joins_total|lost_tickets_total)'
+
+# foyer_metrics prints the "series value" lines of Foyer's admin /metrics
+# that match the extended regexp $1.
+foyer_metrics() {
+	curl -fsS -m 5 -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$FOYER_ADMIN_PORT/metrics" 2>/dev/null |
+		grep -E "$1" || true
+}
+
 # foyer_errors prints Foyer's error counters ("series value" lines) from its
 # admin /metrics, so a failed run can say what Foyer counted.
-foyer_errors() {
-	curl -fsS -m 5 -H "Authorization: Bearer $ADMIN_TOKEN" "http://127.0.0.1:$FOYER_ADMIN_PORT/metrics" 2>/dev/null |
-		grep -E '^foyer_(store_errors_total|origin_errors_total|token_rejections_total|joins_total|lost_tickets_total)' || true
-}
+foyer_errors() { foyer_metrics "$FOYER_ERRORS_RE"; }
 
 # diff_metrics BEFORE AFTER prints the series that grew, as "series+N ...".
 diff_metrics() {
@@ -592,6 +615,139 @@ scenario_C() {
 	} >>"$OUT/report.md"
 }
 
+# start_seating NAME STORE writes a config for foyer seating (event bench on
+# $TMP/d-venue.json, admission tokens verified with $TMP/d-jwks.json) and
+# starts it, setting FOYER_PORT (the seating listener), FOYER_ADMIN_PORT and
+# FOYER_PID. It listens only once every stand is prepared and cached.
+start_seating() {
+	local name=$1 store=$2 cfg=$TMP/$1.yaml
+	FOYER_PORT=$(free_port)
+	FOYER_ADMIN_PORT=$(free_port)
+	cat >"$cfg" <<-EOF
+		seating_listen: "127.0.0.1:$FOYER_PORT"
+		admin_listen: "127.0.0.1:$FOYER_ADMIN_PORT"
+		admin_token: "$ADMIN_TOKEN"
+		tokens:
+		  verify_keys: ["$TMP/d-jwks.json"]
+		store:
+		  kind: $store
+		  redis:
+		    addrs: ["127.0.0.1:${REDIS_PORT:-6379}"]
+		seating:
+		  events:
+		    - name: bench
+		      venue_file: "$TMP/d-venue.json"
+	EOF
+	start "$name" "$TMP/foyer" seating --config "$cfg"
+	FOYER_PID=$START_PID
+	wait_port "$FOYER_PORT" "$FOYER_PID" "$name" 60
+	wait_port "$FOYER_ADMIN_PORT" "$FOYER_PID" "$name" 60
+	grep -q 'seating URL: ' "$TMP/$name.log" || log "foyer seating did not print its seating URL (see $TMP/$name.log)"
+}
+
+# header_summary FILE prints the size of a response head saved by curl -D and
+# the names of its headers: "218 bytes (Server, Date, ...)".
+header_summary() {
+	printf '%s bytes (%s)' "$(wc -c <"$1")" \
+		"$(tr -d '\r' <"$1" | awk -F': ' 'NR > 1 && NF > 1 { printf "%s%s", s, $1; s = ", " }')"
+}
+
+# seating_token prints an admission token for event bench signed with the
+# key whose public JWKS foyer seating verifies with.
+seating_token() {
+	"$TMP/baseline" token --key "$TMP/d-key.jwk" --event bench --visitor bench-visitor --ttl 1h ||
+		die "could not sign an admission token with $TMP/d-key.jwk"
+}
+
+scenario_D() {
+	log "scenario D: stand status from the stand cache ($D_STORE store)"
+	# foyer seating's own error counters, for the status column.
+	local FOYER_ERRORS_RE='^foyer_seating_(token_rejections_total|stale_snapshots_served_total|cache_refreshes_total\{result="(failed|unpublished)"\}|lock_acquisitions_total\{result="error"\})'
+	local cache_re='^foyer_seating_(cache_hits_total|cache_refreshes_total\{result="published"\}|authority_reads_total)'
+	local variants=() token=none check=none code size
+	local path=/seating/v1/events/bench/stands/$D_STAND/status
+	local body=$OUT/stand-status.bin fhdr=$OUT/stand-status.headers shdr=$TMP/static-D.headers
+	if [[ $D_STORE == redis ]]; then
+		start_redis
+		check=redis
+	fi
+	if [[ $SKIP_FOYER != 1 ]]; then
+		"$TMP/foyer" venue generate --seats "$D_SEATS" --stands "$D_STANDS" --seed 1 --out "$TMP/d-venue.json" 2>>"$TMP/setup-D.log" ||
+			die "foyer venue generate failed: $(tail -n 5 "$TMP/setup-D.log")"
+		"$TMP/foyer" keys generate --out "$TMP/d-key.jwk" --jwks-out "$TMP/d-jwks.json" >/dev/null 2>>"$TMP/setup-D.log" ||
+			die "foyer keys generate failed: $(tail -n 5 "$TMP/setup-D.log")"
+		start_seating foyer-D "$D_STORE"
+		token=$(seating_token)
+		log "admission token: ${token:0:24}… (${#token} bytes)"
+		local url=http://127.0.0.1:$FOYER_PORT$path
+		# No Accept-Encoding: the raw packed status, as wrk will get it.
+		code=$(curl -sS -m 5 -D "$fhdr" -o "$body" -w '%{http_code}' -H "Authorization: Bearer $token" "$url") || code=000
+		[[ $code == 200 ]] || die "stand status answered HTTP $code: $(head -c 300 "$body")"
+		grep -qi '^content-type: application/octet-stream' "$fhdr" || die "stand status is not application/octet-stream: $(tr -d '\r' <"$fhdr")"
+		! grep -qi '^content-encoding:' "$fhdr" || die "stand status came encoded without Accept-Encoding: $(tr -d '\r' <"$fhdr")"
+		code=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' "$url") || code=000
+		[[ $code == 401 ]] || die "stand status without a token answered HTTP $code, want 401"
+		variants+=("foyer|$url|$FOYER_PID")
+	else
+		# Without Foyer: zeros of the size of one stand's status (2 bits a seat).
+		head -c $(((D_SEATS / D_STANDS + 3) / 4)) /dev/zero >"$body"
+	fi
+	size=$(wc -c <"$body")
+	((size > 0)) || die "the stand status is empty"
+	local sport
+	sport=$(free_port)
+	start static-D "$TMP/baseline" static --listen "127.0.0.1:$sport" --file "$body" --content-type application/octet-stream
+	local spid=$START_PID
+	wait_port "$sport" "$spid" static-D
+	code=$(curl -sS -m 5 -D "$shdr" -o "$TMP/static-D.body" -w '%{http_code}' "http://127.0.0.1:$sport$path") || code=000
+	[[ $code == 200 ]] && cmp -s "$body" "$TMP/static-D.body" || die "baseline static does not answer the same $size bytes (HTTP $code)"
+	variants+=("static|http://127.0.0.1:$sport$path|$spid")
+	log "stand $D_STAND status: $size bytes, response headers: foyer $( [[ -s $fhdr ]] && wc -c <"$fhdr" || echo -) / static $(wc -c <"$shdr") bytes"
+
+	# Every variant gets the same request, admission token included; a fresh
+	# token each repetition keeps long runs clear of its expiry.
+	local hdr=(-H "Authorization: Bearer $token")
+	local v name url pids rep c0 c1 cache_lines=()
+	for v in "${variants[@]}"; do
+		IFS='|' read -r name url pids <<<"$v"
+		warm "$url" "${hdr[@]}"
+	done
+	for rep in $(seq "$REPS"); do
+		if [[ $SKIP_FOYER != 1 && $rep -gt 1 ]]; then
+			token=$(seating_token)
+			hdr=(-H "Authorization: Bearer $token")
+		fi
+		for v in "${variants[@]}"; do
+			IFS='|' read -r name url pids <<<"$v"
+			[[ $name == foyer ]] && c0=$(foyer_metrics "$cache_re")
+			measure D "$rep" "$name" "$url" "$pids" "$check" -- "${hdr[@]}"
+			if [[ $name == foyer ]]; then
+				c1=$(foyer_metrics "$cache_re")
+				cache_lines+=("rep $rep: $(diff_metrics "$c0" "$c1" | sed 's/foyer_seating_//g')")
+				log "D rep $rep foyer stand cache: ${cache_lines[-1]#rep * }"
+			fi
+		done
+	done
+	[[ $SKIP_FOYER != 1 ]] && stop "$FOYER_PID"
+	stop "$spid"
+	{
+		report D "D. Stand status from the stand cache ($D_STORE store, $D_SEATS seats in $D_STANDS stands, stand $D_STAND): foyer seating vs a handler returning the same $size bytes" \
+			"foyer ≥ 0.8 × static req/s" foyer/static
+		echo
+		local hsizes="static $(header_summary "$shdr")"
+		[[ -s $fhdr ]] && hsizes="foyer $(header_summary "$fhdr"), $hsizes"
+		echo "Body: the raw packed status of stand $D_STAND, $size bytes (no Accept-Encoding), saved as \`stand-status.bin\`; every request carries the same \`Authorization: Bearer <admission token>\` (Foyer verifies it, the baseline ignores it). Response headers: $hsizes."
+		if ((${#cache_lines[@]})); then
+			echo
+			echo "Foyer's stand cache during each foyer run (counters that grew): $(printf '%s; ' "${cache_lines[@]}" | sed 's/; $//')."
+		fi
+		if [[ $check == redis ]]; then
+			echo
+			echo "Redis calls: difference of INFO commandstats over the run (INFO excluded; commands run inside a Lua script count too). By design (docs/seating.md) a status read costs Redis nothing but one read in a hundred, which checks the published copy (one HGET), so expect about 0.01 calls/req, plus the stand cache's refreshes (a handful of commands a second per stand read, also in the static row, where Foyer runs idle)."
+		fi
+	} >>"$OUT/report.md"
+}
+
 # ---------------------------------------------------------------- main
 
 command -v wrk >/dev/null || die "wrk not found"
@@ -602,7 +758,7 @@ printf '%s\n' "$COLUMNS_TSV" >"$RESULTS"
 {
 	echo "# Foyer benchmarks $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo
-	echo "$(nproc) CPUs, $(uname -r), REPS=$REPS DURATION=$DURATION CONNS=$CONNS WARMUP=$WARMUP A_STORE=$A_STORE SKIP_FOYER=$SKIP_FOYER; git $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo none)$(cd "$ROOT" && git status --porcelain 2>/dev/null | grep -q . && echo ' (dirty tree)')"
+	echo "$(nproc) CPUs, $(uname -r), REPS=$REPS DURATION=$DURATION CONNS=$CONNS WARMUP=$WARMUP A_STORE=$A_STORE D_STORE=$D_STORE SKIP_FOYER=$SKIP_FOYER; git $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo none)$(cd "$ROOT" && git status --porcelain 2>/dev/null | grep -q . && echo ' (dirty tree)')"
 } >"$OUT/report.md"
 
 build

@@ -516,7 +516,8 @@ func (c *StandCache) passThrough(ctx context.Context, e *standEntry, now time.Ti
 	}
 	cp := e.adopt(p.Snapshot, p.PublishedAt)
 	source := SourceProcess
-	if cp.snap.Version == p.Snapshot.Version && cp.publishedAt.Equal(p.PublishedAt) {
+	// The shared layer keeps publication times in whole milliseconds.
+	if cp.snap.Version == p.Snapshot.Version && cp.publishedAt.UnixMilli() == p.PublishedAt.UnixMilli() {
 		source = SourceShared
 		c.m.sharedHits.Inc()
 	} else {

@@ -2,15 +2,17 @@
 // bench/README.md): the tiny origin every proxy forwards to, a bare fasthttp
 // reverse proxy, a handler answering a fixed JSON body, a handler running the
 // queue's join script, and the client helpers run.sh uses to get a ticket or
-// an admission token from a running Foyer.
+// an admission token from a running Foyer, or to sign an admission token
+// with a key of its own.
 //
 // Each server subcommand answers until SIGINT or SIGTERM:
 //
 //	baseline origin  --listen ADDR [--body-size N]
 //	baseline proxy   --listen ADDR --upstream ADDR [timeouts]
-//	baseline static  --listen ADDR --size N
+//	baseline static  --listen ADDR --size N | --file F [--content-type T]
 //	baseline join    --listen ADDR --redis ADDR [--event NAME]
 //	baseline fetch   --target URL --event NAME --want token|ticket
+//	baseline token   --key FILE --event NAME [--visitor V] [--ttl 1h]
 package main
 
 import (
@@ -40,7 +42,7 @@ func main() {
 	}
 }
 
-const usage = "usage: baseline origin|proxy|static|join|fetch [flags] (-h for flags)"
+const usage = "usage: baseline origin|proxy|static|join|fetch|token [flags] (-h for flags)"
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -73,12 +75,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, *listen, newProxy(o))
 	case "static":
 		size := fs.Int("size", 256, "bytes in the JSON body (at least 8)")
+		file := fs.String("file", "", "answer the bytes of this file instead of a JSON body of --size bytes")
+		ctype := fs.String("content-type", "application/octet-stream", "Content-Type of the --file body")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		h, err := newStatic(*size)
-		if err != nil {
-			return err
+		var h fasthttp.RequestHandler
+		if *file != "" {
+			body, err := os.ReadFile(*file)
+			if err != nil {
+				return fmt.Errorf("static: %w", err)
+			}
+			h = newStaticBytes(body, *ctype)
+		} else {
+			var err error
+			if h, err = newStatic(*size); err != nil {
+				return err
+			}
 		}
 		return serve(ctx, *listen, h)
 	case "join":
@@ -110,6 +123,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		_, err = fmt.Fprintln(stdout, out)
+		return err
+	case "token":
+		o := tokenOptions{}
+		fs.StringVar(&o.keyFile, "key", "", "private signing key (JWK, as written by foyer keys generate --out); required")
+		fs.StringVar(&o.event, "event", "bench", "event the token admits to")
+		fs.StringVar(&o.visitor, "visitor", "bench-visitor", "visitor id (the token's subject)")
+		fs.DurationVar(&o.ttl, "ttl", time.Hour, "token lifetime")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if o.keyFile == "" || fs.NArg() > 0 {
+			return errors.New("usage: baseline token --key FILE --event NAME [--visitor V] [--ttl 1h]")
+		}
+		tok, err := mintToken(o)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, tok)
 		return err
 	}
 	return fmt.Errorf("unknown subcommand %q; %s", cmd, usage)
@@ -168,4 +199,13 @@ func newStatic(size int) (fasthttp.RequestHandler, error) {
 		ctx.SetContentType("application/json")
 		ctx.SetBody(body)
 	}, nil
+}
+
+// newStaticBytes answers every request with body as it is, the stand-in for
+// a binary document served from memory (a stand's packed seat status).
+func newStaticBytes(body []byte, contentType string) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType(contentType)
+		ctx.SetBody(body)
+	}
 }
