@@ -37,4 +37,12 @@ go vet ./...
 echo "== allocation tests (no race detector)"
 go test -count=1 -run 'Allocs' ./...
 echo "== go test -race"
-go test -race -count=1 -timeout 14m "$@" ./...
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+go test -race -count=1 -timeout 14m "$@" ./... 2>&1 | tee "$log" || status=$?
+# A closing line any CI reads: packages that passed and failed.
+passed=$(grep -c '^ok ' "$log" || true)
+failed=$(grep -c '^FAIL[[:space:]]' "$log" || true)
+echo "packages: ${passed} passed, ${failed} failed"
+exit "$status"
