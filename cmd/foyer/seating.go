@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/foyerhq/foyer/admission"
 	"github.com/foyerhq/foyer/queue"
@@ -227,17 +226,16 @@ func openSeatingStore(c *fileConfig) (seating.Store, seating.Shared, func()) {
 	if c.Store.Kind == "memory" {
 		return seating.NewMemory(nil), seating.NewMemoryShared(nil), func() {}
 	}
-	r := c.Store.Redis
-	timeout := time.Duration(c.Store.Timeout)
-	if timeout == 0 {
-		timeout = 2 * time.Second
+	client := redisClient(c)
+	// Seat keys live beside the lines under their own prefix: "seat", or
+	// "<key_prefix>:seat" when deployments share one Redis.
+	prefix := "seat"
+	if p := c.Store.Redis.KeyPrefix; p != "" {
+		prefix = p + ":seat"
 	}
-	client := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs: r.Addrs, MasterName: r.MasterName, IsClusterMode: r.Cluster,
-		Username: r.Username, Password: r.Password, DB: r.DB, PoolSize: r.PoolSize,
-		DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
-	})
-	return seating.NewRedis(client, seating.RedisOptions{}), seating.NewRedisShared(client, seating.RedisSharedOptions{}), func() { client.Close() }
+	return seating.NewRedis(client, seating.RedisOptions{Prefix: prefix}),
+		seating.NewRedisShared(client, seating.RedisSharedOptions{Prefix: prefix}),
+		func() { client.Close() }
 }
 
 // seatingAdmin is the admin listener of foyer seating: probes without a

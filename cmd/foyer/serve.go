@@ -358,12 +358,19 @@ func openStore(c *fileConfig) (queue.Store, error) {
 	if c.Store.Kind == "memory" {
 		return queue.NewMemory(nil), nil
 	}
+	client := redisClient(c)
+	return queue.NewRedis(client, queue.RedisOptions{Prefix: c.Store.Redis.KeyPrefix}), nil
+}
+
+// redisClient connects to the configured Redis: one server, Sentinel or
+// Cluster, with the store's timeout on every call.
+func redisClient(c *fileConfig) redis.UniversalClient {
 	r := c.Store.Redis
 	timeout := time.Duration(c.Store.Timeout)
 	if timeout == 0 {
 		timeout = 2 * time.Second
 	}
-	client := redis.NewUniversalClient(&redis.UniversalOptions{
+	return redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:         r.Addrs,
 		MasterName:    r.MasterName,
 		IsClusterMode: r.Cluster,
@@ -375,5 +382,4 @@ func openStore(c *fileConfig) (queue.Store, error) {
 		ReadTimeout:   timeout,
 		WriteTimeout:  timeout,
 	})
-	return queue.NewRedis(client, queue.RedisOptions{Prefix: r.KeyPrefix}), nil
 }
