@@ -25,6 +25,9 @@ func TestConfigsExamples(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		if d.IsDir() && d.Name() == "scenarios" {
+			return filepath.SkipDir // load-test scenarios, checked by TestScenarios
+		}
 		if !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
 			files = append(files, path)
 		}

@@ -53,6 +53,11 @@ Usage:
         the edge proxy and its admin listener; without --config, a demo on embedded defaults
   foyer seating --config FILE [--seating-listen ADDR] [--admin-listen ADDR]
         the seat-lock service alone, with the config's seating, store and tokens sections
+  foyer loadtest --target URL --event NAME --fans N --arrival DURATION --duration DURATION
+        [--scenario NAME] [--json FILE] [--report FILE.html]
+        the surge simulator against a running deployment (foyer loadtest -h for every flag)
+  foyer rehearse --scenario NAME [--redis ADDR] [--fans N] [--json FILE] [--report FILE.html]
+        a whole deployment in this process (proxy and seating) and a scenario of configs/scenarios against it
   foyer config check FILE
         validate a configuration file; errors name the field and line
   foyer keys generate [--out FILE] [--jwks-out FILE]
@@ -88,6 +93,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runKeysGenerate(args[2:], stdout, stderr)
 	case "seating":
 		return runSeating(ctx, args[1:], getenv, stdout, stderr)
+	case "loadtest":
+		return runLoadtest(ctx, args[1:], stdout, stderr)
+	case "rehearse":
+		return runRehearse(ctx, args[1:], stdout, stderr)
 	case "venue":
 		if len(args) < 2 || args[1] != "generate" {
 			return usageError{"usage: foyer venue generate --seats N [--stands S] [--out FILE]"}
