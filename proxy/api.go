@@ -61,6 +61,13 @@ func (p *Proxy) serveAPI(ctx *fasthttp.RequestCtx, rest []byte, now time.Time) r
 		}
 		p.serveStatus(ctx, ev, now, false)
 		return routeStatus
+	case "stream":
+		if !ctx.IsGet() {
+			methodNotAllowed(ctx, "GET")
+			return routeStream
+		}
+		p.serveStream(ctx, ev, now)
+		return routeStream
 	}
 	writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route")
 	return routeNotFound
@@ -200,17 +207,26 @@ func (p *Proxy) join(ctx *fasthttp.RequestCtx, ev *event, now time.Time, visitor
 // admit issues the admission token of a visitor whose turn has come and sets
 // it as a cookie for browsers.
 func (p *Proxy) admit(ctx *fasthttp.RequestCtx, ev *event, v *visit, now time.Time) {
+	if p.issueToken(ev, v, now) {
+		p.setCookie(ctx, ev.cookieAdmission, []byte(v.token), ev.cfg.SessionDuration)
+	}
+}
+
+// issueToken sets v.token to a new admission token and reports whether it
+// could. Streams use it directly: their headers are gone by then, so no
+// cookie can be set.
+func (p *Proxy) issueToken(ev *event, v *visit, now time.Time) bool {
 	tok, _, err := p.tokens.IssueFor(v.ticket.Visitor, ev.cfg.Name, now, ev.cfg.SessionDuration)
 	if err != nil {
 		// A key set that cannot sign is a configuration error New rejects;
 		// keep the visitor waiting rather than failing the request.
 		p.log.Error("issuing admission token", "event", ev.cfg.Name, "err", err)
 		v.standing, v.position = queue.Waiting, 1
-		return
+		return false
 	}
 	v.token = tok
 	ev.em.admissions.Inc()
-	p.setCookie(ctx, ev.cookieAdmission, []byte(tok), ev.cfg.SessionDuration)
+	return true
 }
 
 // serveStatus answers with the status document of the request's place.
@@ -274,6 +290,26 @@ func stateName(v *visit) string {
 	return "waiting"
 }
 
+// Notice codes of the status document: why the estimate may have grown.
+const (
+	noticePaused      = "paused"
+	noticeRateLowered = "rate_lowered"
+)
+
+// noticeOf is the notice code of a line for a visitor still waiting, or ""
+// when there is none. Whether the rate fell since a given fan's previous
+// poll is not knowable without per-fan state, so rate_lowered compares
+// with the event's configured rate instead.
+func noticeOf(ev *event, s queue.State) string {
+	switch {
+	case s.Control.Paused:
+		return noticePaused
+	case s.Control.RatePerSecond < ev.cfg.RatePerSecond:
+		return noticeRateLowered
+	}
+	return ""
+}
+
 // refreshAfter is how long a client should wait before polling again:
 // sooner when its turn is near, with ±20% jitter so that clients that joined
 // together do not poll together.
@@ -310,6 +346,10 @@ func (p *Proxy) appendStatus(dst []byte, ev *event, v *visit, redirect []byte) [
 		if known {
 			dst = append(dst, `,"eta_seconds":`...)
 			dst = strconv.AppendInt(dst, int64((eta+time.Second-1)/time.Second), 10)
+		}
+		if n := noticeOf(ev, v.line); n != "" {
+			dst = append(dst, `,"notice":`...)
+			dst = appendJSONString(dst, n)
 		}
 		dst = append(dst, `,"refresh_after_ms":`...)
 		dst = strconv.AppendInt(dst, refreshAfter(eta, known).Milliseconds(), 10)

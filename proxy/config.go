@@ -56,6 +56,16 @@ type Config struct {
 	OriginTimeout time.Duration
 	// OriginMaxConns bounds the pooled connections to each origin. Default 1024.
 	OriginMaxConns int
+
+	// MaxStreams bounds the Server-Sent Events streams this process holds
+	// open at once. Beyond it a stream request gets 503 with Retry-After and
+	// the client keeps polling. Default 50,000; each stream holds a
+	// connection, a goroutine and a few KiB of buffers.
+	MaxStreams int
+	// StreamInterval is the least time between two status documents on one
+	// stream: a line that advances at every refresh is coalesced to one
+	// document per interval and fan. Default 1s.
+	StreamInterval time.Duration
 }
 
 // Event is one gated on-sale.
@@ -95,6 +105,7 @@ func (c Config) Defaults() Config {
 	setDur(&c.WriteTimeout, 30*time.Second)
 	setDur(&c.IdleTimeout, 60*time.Second)
 	setDur(&c.OriginTimeout, 30*time.Second)
+	setDur(&c.StreamInterval, time.Second)
 	if c.MaxHeaderBytes == 0 {
 		c.MaxHeaderBytes = 8 << 10
 	}
@@ -103,6 +114,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.OriginMaxConns == 0 {
 		c.OriginMaxConns = 1024
+	}
+	if c.MaxStreams == 0 {
+		c.MaxStreams = 50_000
 	}
 	events := make([]Event, len(c.Events))
 	for i, e := range c.Events {
@@ -142,7 +156,7 @@ func (c Config) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"limits.read_timeout": c.ReadTimeout, "limits.write_timeout": c.WriteTimeout,
 		"limits.idle_timeout": c.IdleTimeout, "limits.origin_timeout": c.OriginTimeout,
-		"store.timeout": c.StoreTimeout,
+		"store.timeout": c.StoreTimeout, "limits.stream_interval": c.StreamInterval,
 	} {
 		if d < 0 {
 			return fe(name, "must not be negative, got %v", d)
@@ -159,6 +173,9 @@ func (c Config) Validate() error {
 	}
 	if c.OriginMaxConns < 1 {
 		return fe("limits.origin_max_conns", "must be positive, got %d", c.OriginMaxConns)
+	}
+	if c.MaxStreams < 0 {
+		return fe("limits.max_streams", "must not be negative, got %d", c.MaxStreams)
 	}
 	if len(c.Events) == 0 {
 		return fe("events", "at least one event is required")

@@ -17,6 +17,7 @@ const (
 	routeJoin
 	routeStatus
 	routeJWKS
+	routeStream
 	routeNotFound
 	routeBadRequest
 	numRoutes
@@ -24,7 +25,7 @@ const (
 
 var routeLabels = [numRoutes]string{
 	routeForward: "forward", routeGate: "gate", routePage: "page", routeJoin: "join",
-	routeStatus: "status", routeJWKS: "jwks", routeNotFound: "not_found", routeBadRequest: "bad_request",
+	routeStatus: "status", routeJWKS: "jwks", routeStream: "stream", routeNotFound: "not_found", routeBadRequest: "bad_request",
 }
 
 // Kinds of rejected credentials.
@@ -46,6 +47,9 @@ type metrics struct {
 	storeErrors *prometheus.CounterVec
 	lostTickets prometheus.Counter
 	panics      prometheus.Counter
+	sseStreams  prometheus.Gauge
+	sseEvents   *prometheus.CounterVec
+	sseRefused  prometheus.Counter
 	duration    *prometheus.HistogramVec
 	byRoute     [numRoutes]prometheus.Observer
 
@@ -57,6 +61,7 @@ type metrics struct {
 type eventMetrics struct {
 	joinsNew, joinsExisting, joinErrors prometheus.Counter
 	admissions, forwarded               prometheus.Counter
+	sseEvents                           prometheus.Counter
 	originErrors                        func(kind string) prometheus.Counter
 }
 
@@ -87,6 +92,15 @@ func newMetrics(p *Proxy) *metrics {
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "foyer_panics_total", Help: "Requests whose handler panicked (a bug; answered 500 and logged).",
 		}),
+		sseStreams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "foyer_sse_streams", Help: "Server-Sent Events streams open on this process.",
+		}),
+		sseEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "foyer_sse_events_total", Help: "Status documents sent on Server-Sent Events streams (keepalive comments not counted).",
+		}, []string{"event"}),
+		sseRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "foyer_sse_refused_total", Help: "Stream requests refused with 503 because max_streams streams were open or the process was draining.",
+		}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "foyer_request_duration_seconds",
 			Help:    "Time to answer a request on the public listener, by route.",
@@ -114,12 +128,13 @@ func (m *metrics) forEvent(name string) eventMetrics {
 		joinErrors:    m.joins.WithLabelValues(name, "error"),
 		admissions:    m.admissions.WithLabelValues(name),
 		forwarded:     m.forwarded.WithLabelValues(name),
+		sseEvents:     m.sseEvents.WithLabelValues(name),
 		originErrors:  func(kind string) prometheus.Counter { return m.originErrs.WithLabelValues(name, kind) },
 	}
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.joins, m.admissions, m.forwarded, m.originErrs, m.rejections, m.storeErrors, m.lostTickets, m.panics, m.duration, m} {
+	for _, c := range []prometheus.Collector{m.joins, m.admissions, m.forwarded, m.originErrs, m.rejections, m.storeErrors, m.lostTickets, m.panics, m.sseStreams, m.sseEvents, m.sseRefused, m.duration, m} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

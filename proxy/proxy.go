@@ -73,6 +73,13 @@ type Proxy struct {
 	server *fasthttp.Server
 
 	draining atomic.Bool
+	// stopStreams is closed by Drain: every Server-Sent Events stream ends
+	// so its client reconnects to a proxy that is staying.
+	stopStreams chan struct{}
+	stopOnce    sync.Once
+	// streams counts the open Server-Sent Events streams, bounded by
+	// Config.MaxStreams.
+	streams atomic.Int64
 }
 
 // event is the runtime of one configured event.
@@ -90,7 +97,10 @@ type event struct {
 	state atomic.Pointer[queue.State]
 	// mu serialises observe's read-modify-write of state.
 	mu sync.Mutex
-	em eventMetrics
+	// changes is the broadcast of the line to its Server-Sent Events
+	// streams, published by refresh.
+	changes broadcast
+	em      eventMetrics
 }
 
 type route struct {
@@ -120,6 +130,8 @@ func New(cfg Config, d Deps) (*Proxy, error) {
 		jwks:    d.JWKS,
 		log:     log,
 		byName:  map[string]*event{},
+
+		stopStreams: make(chan struct{}),
 	}
 	p.m = newMetrics(p)
 	for _, ec := range cfg.Events {
@@ -131,6 +143,7 @@ func New(cfg Config, d Deps) (*Proxy, error) {
 		}
 		ev.storeOK.Store(true)
 		ev.state.Store(&queue.State{Control: queue.Control{RatePerSecond: ec.RatePerSecond, Paused: ec.Paused}})
+		ev.changes.init(*ev.state.Load())
 		ev.em = p.m.forEvent(ec.Name)
 		p.events = append(p.events, ev)
 		p.byName[ec.Name] = ev
@@ -214,8 +227,14 @@ func (p *Proxy) Serve(ln net.Listener) error {
 }
 
 // Drain marks the proxy as draining: /readyz answers 503 from now on so load
-// balancers stop sending traffic, while requests are still served.
-func (p *Proxy) Drain() { p.draining.Store(true) }
+// balancers stop sending traffic, while requests are still served. Open
+// Server-Sent Events streams end at once, and new ones are refused, so that
+// their clients reconnect (or poll) through a proxy that is staying: a
+// stream would otherwise hold Shutdown until its deadline.
+func (p *Proxy) Drain() {
+	p.draining.Store(true)
+	p.stopOnce.Do(func() { close(p.stopStreams) })
+}
 
 // Shutdown stops accepting connections and waits for in-flight requests to
 // finish or ctx to end.
@@ -267,6 +286,8 @@ func (p *Proxy) refresh(ctx context.Context, ev *event) {
 		p.log.Info("store reachable again", "event", ev.cfg.Name)
 	}
 	ev.observe(st)
+	// One broadcast per event and refresh, whatever the number of streams.
+	ev.changes.publish(ev.line())
 }
 
 // seed is what the store re-creates ev's line from if it lost it.

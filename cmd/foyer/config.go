@@ -95,6 +95,8 @@ type limitsConf struct {
 	MaxConnsPerIP  int      `yaml:"max_conns_per_ip"`
 	OriginTimeout  duration `yaml:"origin_timeout"`
 	OriginMaxConns int      `yaml:"origin_max_conns"`
+	MaxStreams     int      `yaml:"max_streams"`
+	StreamInterval duration `yaml:"stream_interval"`
 }
 
 type eventConf struct {
@@ -461,6 +463,8 @@ func (c *fileConfig) proxyConfig() (proxy.Config, error) {
 		MaxConnsPerIP:   c.Limits.MaxConnsPerIP,
 		OriginTimeout:   time.Duration(c.Limits.OriginTimeout),
 		OriginMaxConns:  c.Limits.OriginMaxConns,
+		MaxStreams:      c.Limits.MaxStreams,
+		StreamInterval:  time.Duration(c.Limits.StreamInterval),
 	}
 	for _, p := range c.TrustedProxies {
 		pfx, err := parsePrefix(p)
