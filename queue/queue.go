@@ -13,6 +13,10 @@
 // without persistence) the next call re-creates it from the caller's last
 // known State under a new epoch, so no sequence number is ever handed to two
 // visitors and the places already issued keep their order (see State.Place).
+//
+// The verifiable draw that will order a pre-queue at the sale start is
+// defined on DrawAlgorithm: a commitment published before the start, the
+// seed published after it, and VerifyDraw to recompute the order.
 package queue
 
 import (

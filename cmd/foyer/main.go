@@ -62,6 +62,8 @@ Usage:
         validate a configuration file; errors name the field and line
   foyer keys generate [--out FILE] [--jwks-out FILE]
         a new Ed25519 signing key (private JWK) and its public JWKS
+  foyer lottery verify FILE
+        check a published pre-queue draw (seed, membership snapshot and order) against its commitment
   foyer venue generate --seats N [--stands S] [--tiers T] [--seed X] [--name NAME] [--out FILE]
         a venue layout (stands, rows, seats, price tiers) as JSON, and a summary on stderr
   foyer version
@@ -97,6 +99,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runLoadtest(ctx, args[1:], stdout, stderr)
 	case "rehearse":
 		return runRehearse(ctx, args[1:], stdout, stderr)
+	case "lottery":
+		if len(args) < 2 || args[1] != "verify" {
+			return usageError{"usage: foyer lottery verify FILE"}
+		}
+		return runLotteryVerify(args[2:], stdout, stderr)
 	case "venue":
 		if len(args) < 2 || args[1] != "generate" {
 			return usageError{"usage: foyer venue generate --seats N [--stands S] [--out FILE]"}
