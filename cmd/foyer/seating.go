@@ -175,25 +175,11 @@ func seatingTokens(c *fileConfig) (*admission.Tokens, error) {
 		}
 		keys = parsed
 	} else {
-		for i, path := range c.Tokens.VerifyKeys {
-			field := fmt.Sprintf("tokens.verify_keys[%d]", i)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return nil, &configError{Field: field, Msg: err.Error()}
-			}
-			parsed, err := admission.ParseJWKS(data)
-			if err != nil {
-				k, err2 := admission.ParseJWK(data)
-				if err2 != nil {
-					return nil, &configError{Field: field, Msg: fmt.Sprintf("%s is neither a JWK nor a JWKS: %v", path, err2)}
-				}
-				parsed = []admission.Key{k}
-			}
-			for _, k := range parsed {
-				k.Private = nil
-				keys = append(keys, k)
-			}
+		verify, err := loadVerifyKeys(c)
+		if err != nil {
+			return nil, err
 		}
+		keys = verify
 	}
 	set, err := admission.NewVerifyKeySet(keys...)
 	if err != nil {

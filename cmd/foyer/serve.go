@@ -289,18 +289,32 @@ func loadKeys(c *fileConfig) (keySet, error) {
 		}
 		signing = k
 	}
+	verify, err := loadVerifyKeys(c)
+	if err != nil {
+		return keySet{}, err
+	}
+	set, err := admission.NewKeySet(signing, verify...)
+	if err != nil {
+		return keySet{}, &configError{Field: "tokens", Msg: err.Error()}
+	}
+	return keySet{set: set, ephemeral: ephemeral}, nil
+}
+
+// loadVerifyKeys reads tokens.verify_keys: each file a JWK or a JWKS, kept
+// as public keys only.
+func loadVerifyKeys(c *fileConfig) ([]admission.Key, error) {
 	var verify []admission.Key
 	for i, path := range c.Tokens.VerifyKeys {
 		field := fmt.Sprintf("tokens.verify_keys[%d]", i)
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return keySet{}, &configError{Field: field, Msg: err.Error()}
+			return nil, &configError{Field: field, Msg: err.Error()}
 		}
 		keys, err := admission.ParseJWKS(data)
 		if err != nil {
 			k, err2 := admission.ParseJWK(data)
 			if err2 != nil {
-				return keySet{}, &configError{Field: field, Msg: fmt.Sprintf("%s is neither a JWK nor a JWKS: %v", path, err2)}
+				return nil, &configError{Field: field, Msg: fmt.Sprintf("%s is neither a JWK nor a JWKS: %v", path, err2)}
 			}
 			keys = []admission.Key{k}
 		}
@@ -309,11 +323,7 @@ func loadKeys(c *fileConfig) (keySet, error) {
 			verify = append(verify, k)
 		}
 	}
-	set, err := admission.NewKeySet(signing, verify...)
-	if err != nil {
-		return keySet{}, &configError{Field: "tokens", Msg: err.Error()}
-	}
-	return keySet{set: set, ephemeral: ephemeral}, nil
+	return verify, nil
 }
 
 // loadTicketSigner builds the queue ticket signer from the configured
