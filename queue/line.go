@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"errors"
 	"math"
 	"time"
@@ -8,7 +9,7 @@ import (
 
 // ErrInvalidControl means a Control's rate, given to SetControl or in a
 // Seed, is negative, NaN or infinite.
-var ErrInvalidControl = errors.New("queue: invalid control: rate must be finite and not negative")
+var ErrInvalidControl = errors.New("queue: invalid control: rate must be finite and not negative, max active and durations not negative")
 
 // fracEpsilon absorbs the rounding of repeated float additions, so that ten
 // steps of 0.1 admissions admit one visitor rather than leave 0.9999999999.
@@ -25,6 +26,12 @@ type line struct {
 	// lastUS is the store time of the last settlement, in µs.
 	lastUS  int64
 	control Control
+	// preUS is the sale start (store time, µs) of a line that awaits the
+	// draw of its pre-queue, or 0: the serving counter stands still until
+	// the draw.
+	preUS int64
+	// abandoned counts the turns abandoned in this epoch.
+	abandoned uint64
 }
 
 // newLine creates a line at store time nowUS from seed: empty under
@@ -41,6 +48,11 @@ func newLine(nowUS int64, seed Seed) line {
 		l.prevEpoch, l.carried = last.Epoch, l.tail
 		l.control = last.Control
 	}
+	if !seed.SaleStartsAt.IsZero() && (last.Epoch == 0 || last.Prequeue) {
+		// A line lost before its draw gets a pre-queue again: its members
+		// join it again with their pre-queue tickets.
+		l.preUS = max(seed.SaleStartsAt.UnixMicro(), 1)
+	}
 	return l
 }
 
@@ -55,19 +67,34 @@ func (l *line) floor(seed Seed) {
 	}
 }
 
+// noCap is the budget of a line without an active-session cap.
+const noCap = math.MaxUint64
+
 // settle advances the serving counter for the store time elapsed since the
-// last settlement, at the control in force during that time.
+// last settlement, at the control in force during that time, granting at
+// most budget turns (the free slots under Control.MaxActive, or noCap). It
+// returns the serving counter before and after.
 //
 // A clock that went back (a failover to another Redis) settles nothing and
 // leaves lastUS where it was, so the gap is not accrued twice.
-func (l *line) settle(nowUS int64) {
+func (l *line) settle(nowUS int64, budget uint64) (from, to uint64) {
+	from = l.serving
 	if el := nowUS - l.lastUS; el > 0 {
-		if r := l.control.RatePerSecond; !l.control.Paused && r > 0 {
+		c := l.control
+		if r := c.RatePerSecond; l.preUS == 0 && !c.Paused && !c.SoldOut && r > 0 {
 			acc := l.frac + r*float64(el)/1e6
 			n := math.Floor(acc + fracEpsilon)
-			if n >= float64(l.tail-l.serving) {
+			room := l.tail - l.serving
+			switch {
+			case budget < room && n >= float64(budget):
+				// The cap binds: capacity beyond the free slots is
+				// dropped, so slots freed later refill at the rate
+				// rather than in a burst.
+				l.serving += budget
+				l.frac = 0
+			case n >= float64(room):
 				l.serving = l.tail
-			} else {
+			default:
 				l.serving += uint64(n)
 				l.frac = max(acc-n, 0)
 			}
@@ -78,6 +105,7 @@ func (l *line) settle(nowUS int64) {
 		// Capacity that finds the line empty is not banked.
 		l.frac = 0
 	}
+	return from, l.serving
 }
 
 // state returns the line as seen at store time nowUS.
@@ -89,6 +117,8 @@ func (l *line) state(nowUS int64) State {
 		PrevEpoch: l.prevEpoch,
 		Carried:   l.carried,
 		Control:   l.control,
+		Abandoned: l.abandoned,
+		Prequeue:  l.preUS != 0,
 		At:        time.UnixMicro(nowUS),
 	}
 }
@@ -108,5 +138,16 @@ func validControl(c Control) error {
 	if r := c.RatePerSecond; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
 		return ErrInvalidControl
 	}
+	if c.MaxActive < 0 || c.SessionTTL < 0 || c.ClaimWindow < 0 {
+		return ErrInvalidControl
+	}
 	return nil
 }
+
+// defaultWindow is the session TTL and claim window of a Control that
+// leaves them zero.
+const defaultWindow = time.Minute
+
+// sessionTTL and claimWindow return c's durations with their defaults.
+func (c Control) sessionTTL() time.Duration  { return cmp.Or(c.SessionTTL, defaultWindow) }
+func (c Control) claimWindow() time.Duration { return cmp.Or(c.ClaimWindow, defaultWindow) }

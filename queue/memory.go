@@ -23,6 +23,17 @@ type Memory struct {
 	// lastEpoch is the newest epoch the store created: a line lost and
 	// re-created within one tick of the clock still gets a newer epoch.
 	lastEpoch uint64
+
+	// auxMu guards seeds and leads. It is never held with another lock.
+	auxMu sync.Mutex
+	seeds map[string][]byte     // event → draw seed
+	leads map[string]memoryLead // event + "\x00" + role → lead
+}
+
+// memoryLead is who leads a role and until when (store time, µs).
+type memoryLead struct {
+	holder  string
+	untilUS int64
 }
 
 // memoryLine is one event's line with its visitors.
@@ -34,6 +45,20 @@ type memoryLine struct {
 	dead     bool
 	line     line
 	visitors map[string]uint64
+	// sessions maps a visitor with an active session to its expiry, and
+	// pending a turn granted under a cap and not yet claimed to its claim
+	// deadline (store time, µs). abandonedSeqs holds the turns abandoned.
+	sessions      map[string]int64
+	pending       map[uint64]int64
+	abandonedSeqs map[uint64]struct{}
+	// members maps the member ids of the pre-queue to their visitors; late
+	// holds, in arrival order, the visitors who joined after the start
+	// and before the draw (lateSet the same, for lookups).
+	members map[string]string
+	late    []string
+	lateSet map[string]struct{}
+	// drawDoc is the published draw, once applied.
+	drawDoc []byte
 }
 
 var _ Store = (*Memory)(nil)
@@ -43,7 +68,17 @@ func NewMemory(now func() time.Time) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	return &Memory{now: now, lines: make(map[string]*memoryLine)}
+	return &Memory{now: now, lines: make(map[string]*memoryLine),
+		seeds: make(map[string][]byte), leads: make(map[string]memoryLead)}
+}
+
+func newMemoryLine(l line) *memoryLine {
+	return &memoryLine{
+		line: l, visitors: make(map[string]uint64),
+		sessions: make(map[string]int64), pending: make(map[uint64]int64),
+		abandonedSeqs: make(map[uint64]struct{}),
+		members:       make(map[string]string), lateSet: make(map[string]struct{}),
+	}
 }
 
 // lock returns event's line, created from seed if missing, locked, and the
@@ -53,7 +88,7 @@ func (m *Memory) lock(event string, seed Seed) (*memoryLine, int64) {
 		m.mu.Lock()
 		l := m.lines[event]
 		if l == nil {
-			l = &memoryLine{line: newLine(m.now().UnixMicro(), seed), visitors: make(map[string]uint64)}
+			l = newMemoryLine(newLine(m.now().UnixMicro(), seed))
 			if l.line.epoch <= m.lastEpoch {
 				l.line.epoch = m.lastEpoch + 1
 			}
@@ -81,16 +116,44 @@ func (m *Memory) Join(_ context.Context, event, visitor string, seed Seed) (Entr
 	l, now := m.lock(event, seed)
 	defer l.mu.Unlock()
 	if seq, ok := l.visitors[visitor]; ok {
-		return Entry{Seq: seq, Existing: true, State: l.line.state(now)}, nil
+		return Entry{Seq: seq, Existing: true, State: l.state(now)}, nil
+	}
+	if l.line.preUS != 0 {
+		return l.joinPrequeue(now, visitor)
+	}
+	if l.line.control.SoldOut {
+		return Entry{}, ErrSoldOut
 	}
 	if l.line.serving >= l.line.tail {
 		// Settle an empty line first, so the time it stood empty
 		// does not admit the newcomer at once.
-		l.line.settle(now)
+		l.settle(now)
 	}
 	l.line.tail++
 	l.visitors[strings.Clone(visitor)] = l.line.tail // visitor may alias a request buffer
-	return Entry{Seq: l.line.tail, State: l.line.state(now)}, nil
+	return Entry{Seq: l.line.tail, State: l.state(now)}, nil
+}
+
+// joinPrequeue puts visitor in the pre-queue before the start, or behind
+// it after the start, until the draw.
+func (l *memoryLine) joinPrequeue(now int64, visitor string) (Entry, error) {
+	member := MemberID(visitor)
+	_, inPre := l.members[member]
+	_, inLate := l.lateSet[visitor]
+	if inPre || inLate {
+		return Entry{Existing: true, Pre: true, State: l.state(now)}, nil
+	}
+	if l.line.control.SoldOut {
+		return Entry{}, ErrSoldOut
+	}
+	visitor = strings.Clone(visitor) // visitor may alias a request buffer
+	if now < l.line.preUS {
+		l.members[member] = visitor
+	} else {
+		l.late = append(l.late, visitor)
+		l.lateSet[visitor] = struct{}{}
+	}
+	return Entry{Pre: true, State: l.state(now)}, nil
 }
 
 // Advance implements Store.
@@ -100,8 +163,8 @@ func (m *Memory) Advance(_ context.Context, event string, seed Seed) (State, err
 	}
 	l, now := m.lock(event, seed)
 	defer l.mu.Unlock()
-	l.line.settle(now)
-	return l.line.state(now), nil
+	l.settle(now)
+	return l.state(now), nil
 }
 
 // SetControl implements Store.
@@ -114,9 +177,9 @@ func (m *Memory) SetControl(_ context.Context, event string, c Control, seed See
 	}
 	l, now := m.lock(event, seed)
 	defer l.mu.Unlock()
-	l.line.settle(now)
+	l.settle(now)
 	l.line.control = c
-	return l.line.state(now), nil
+	return l.state(now), nil
 }
 
 // Forget drops event's line and its visitors, as a store that loses its
@@ -129,6 +192,14 @@ func (m *Memory) Forget(event string) {
 		l.dead = true
 		l.mu.Unlock()
 		delete(m.lines, event)
+	}
+	m.auxMu.Lock()
+	defer m.auxMu.Unlock()
+	delete(m.seeds, event)
+	for k := range m.leads {
+		if strings.HasPrefix(k, event+"\x00") {
+			delete(m.leads, k)
+		}
 	}
 }
 

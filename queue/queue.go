@@ -37,6 +37,26 @@ var (
 	// ErrInvalidVisitor means a visitor id is empty, longer than 64 bytes or
 	// uses characters outside [A-Za-z0-9_-].
 	ErrInvalidVisitor = errors.New("queue: invalid visitor id")
+	// ErrSoldOut means the line is sold out (Control.SoldOut): newcomers
+	// cannot join and turns cannot be claimed.
+	ErrSoldOut = errors.New("queue: sold out")
+	// ErrTurnOver means a turn can no longer be claimed: it was abandoned
+	// (not claimed within Control.ClaimWindow, so its slot went to the next
+	// visitor) or its session was ended. The visitor's place is released;
+	// joining again gives a new one at the tail.
+	ErrTurnOver = errors.New("queue: turn over: abandoned or session ended")
+	// ErrNotTurn means a claim was made for a ticket whose turn has not come
+	// (or a pre-queue ticket with no number yet).
+	ErrNotTurn = errors.New("queue: not this ticket's turn")
+	// ErrNotStarted means the pre-queue of a line cannot be read for its
+	// draw yet: the sale has not started, so its membership is still open.
+	ErrNotStarted = errors.New("queue: the sale has not started")
+	// ErrNoDraw means a line has no published draw: it has no pre-queue or
+	// has not been drawn yet.
+	ErrNoDraw = errors.New("queue: no draw")
+	// ErrDrawMismatch means ApplyDraw was given an order that is not exactly
+	// the line's pre-queue membership.
+	ErrDrawMismatch = errors.New("queue: draw order does not match the pre-queue")
 )
 
 // Control is what admission decided for a line: how fast the serving counter
@@ -49,6 +69,23 @@ type Control struct {
 	// Paused stops the serving counter. Time spent paused accrues nothing,
 	// so resuming does not release a burst.
 	Paused bool
+	// SoldOut stops the line for good (until an operator reopens it): the
+	// serving counter stops as when paused, newcomers get ErrSoldOut from
+	// Join and turns not yet claimed get ErrSoldOut from Claim.
+	SoldOut bool
+	// MaxActive caps the visitors let in at once: active sessions plus
+	// turns granted and not yet claimed. Zero means no cap. While the cap is
+	// reached the serving counter stands still and the capacity accrued
+	// meanwhile is dropped, so freed slots are refilled at the rate, not in
+	// a burst.
+	MaxActive int
+	// SessionTTL is how long a claimed session stays active after its claim
+	// or last renewal. Zero means a minute.
+	SessionTTL time.Duration
+	// ClaimWindow is how long a turn granted under a cap waits to be
+	// claimed: after it the turn is abandoned and its slot reissued. Zero
+	// means a minute.
+	ClaimWindow time.Duration
 }
 
 // State is a snapshot of one event's line as the store saw it at At.
@@ -68,6 +105,16 @@ type State struct {
 	Carried   uint64
 	// Control is the admission control in force.
 	Control Control
+	// Active is the number of active sessions (claimed turns not ended or
+	// expired), Pending the number of turns granted under a cap and not yet
+	// claimed, and Abandoned the number of turns abandoned so far in this
+	// epoch.
+	Active, Pending, Abandoned uint64
+	// Prequeue reports that the line awaits the draw of its pre-queue:
+	// Members visitors joined before the sale start and Late after it; they
+	// hold no number until ApplyDraw.
+	Prequeue      bool
+	Members, Late uint64
 	// At is the store's clock when this state was read.
 	At time.Time
 }
@@ -87,6 +134,12 @@ func (s State) Waiting() uint64 {
 type Seed struct {
 	Last    State
 	Control Control
+	// SaleStartsAt, when not zero, gives a line created before its draw a
+	// pre-queue: visitors who join before it are drawn in a random order at
+	// the start (see DrawAlgorithm), those who join after it queue behind
+	// them in arrival order. It is read when a line is created; a line
+	// re-created from a Last that was drawn is not drawn again.
+	SaleStartsAt time.Time
 }
 
 // Entry is the result of Join.
@@ -96,6 +149,10 @@ type Entry struct {
 	// Existing reports that the visitor already had a place in this epoch,
 	// which Join returned instead of making a new one.
 	Existing bool
+	// Pre reports that the line awaits its draw: the visitor is in the
+	// pre-queue (or behind it, having joined after the start) and Seq is
+	// zero. Joining again after ApplyDraw returns the number drawn.
+	Pre bool
 	// State is the line right after the join.
 	State State
 }
@@ -118,6 +175,43 @@ type Store interface {
 	// SetControl changes the control of event's line. It takes effect at the
 	// next Advance: time before the change accrues at the old rate.
 	SetControl(ctx context.Context, event string, c Control, seed Seed) (State, error)
+
+	// Claim turns the turn of ticket t into an active session, or renews
+	// the session t's visitor already has (for Control.SessionTTL from
+	// now). It fails with ErrNotTurn before t's turn, ErrSoldOut on a sold
+	// out line (renewals still succeed) and ErrTurnOver when the turn was
+	// abandoned or its session ended; the visitor's place is then released.
+	Claim(ctx context.Context, event string, t Ticket, seed Seed) (State, error)
+	// EndSession ends visitor's session at once, freeing its slot, and
+	// releases the visitor's place: their ticket's turn is over. Ending a
+	// session that does not exist is not an error.
+	EndSession(ctx context.Context, event, visitor string, seed Seed) (State, error)
+
+	// DrawSeed returns the secret seed of event's pre-queue draw, storing
+	// candidate (DrawSeedSize bytes from crypto/rand) if the line has none
+	// yet, so every caller draws with the first seed stored.
+	DrawSeed(ctx context.Context, event string, candidate []byte) ([]byte, error)
+	// Prequeue returns the member ids (see MemberID) of event's pre-queue,
+	// frozen once the sale has started. It fails with ErrNotStarted before
+	// Seed.SaleStartsAt by the store's clock. A line already drawn returns
+	// no members and State.Prequeue false.
+	Prequeue(ctx context.Context, event string, seed Seed) ([]string, State, error)
+	// ApplyDraw numbers event's pre-queue in order (which must hold exactly
+	// the members Prequeue returns, else ErrDrawMismatch), then those who
+	// joined after the start in arrival order, and keeps doc, the published
+	// draw, for DrawDocument. The serving counter starts accruing then. On a
+	// line already drawn it changes nothing and returns its state, so any
+	// number of callers may apply the same draw.
+	ApplyDraw(ctx context.Context, event string, order []string, doc []byte, seed Seed) (State, error)
+	// DrawDocument returns the doc given to ApplyDraw, or ErrNoDraw.
+	DrawDocument(ctx context.Context, event string) ([]byte, error)
+
+	// Lead makes holder the leader of role for event for ttl, or extends
+	// its lead, and reports whether holder leads. Work that needs one
+	// decider among many proxies (the adaptive controller) runs on the
+	// leader only; a leader that stops renewing is replaced after ttl.
+	Lead(ctx context.Context, event, role, holder string, ttl time.Duration) (bool, error)
+
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -137,6 +231,9 @@ const (
 	// Lost: the ticket belongs to an epoch whose places were not carried
 	// into the current one; its holder must join again.
 	Lost
+	// Pre: the ticket is a pre-queue ticket (Seq 0); its holder gets a
+	// number when the pre-queue is drawn, by joining again.
+	Pre
 )
 
 // String returns the standing's name.
@@ -148,6 +245,8 @@ func (s Standing) String() string {
 		return "turn"
 	case Lost:
 		return "lost"
+	case Pre:
+		return "pre"
 	}
 	return "unknown"
 }
@@ -158,6 +257,9 @@ func (s Standing) String() string {
 // its sequence number too, since numbers only grow across epochs. Any other
 // ticket is Lost.
 func (s State) Place(t Ticket) (Standing, uint64) {
+	if t.Seq == 0 {
+		return Pre, 0
+	}
 	switch {
 	case t.Epoch == s.Epoch, t.Epoch > s.Epoch:
 	case s.PrevEpoch != 0 && t.Epoch == s.PrevEpoch && t.Seq <= s.Carried:

@@ -47,7 +47,8 @@ func TestRedisKeyLayout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.wantBase, func(t *testing.T) {
 			r := queue.NewRedis(c, queue.RedisOptions{Prefix: tt.prefix})
-			if got, want := r.Keys("demo"), []string{tt.wantBase + "line", tt.wantBase + "visitors"}; !slices.Equal(got, want) {
+			if got, want := r.Keys("demo"), []string{tt.wantBase + "line", tt.wantBase + "visitors", tt.wantBase + "sessions",
+				tt.wantBase + "pending", tt.wantBase + "abandoned", tt.wantBase + "members", tt.wantBase + "late", tt.wantBase + "draw"}; !slices.Equal(got, want) {
 				t.Errorf("Keys got %q, want %q", got, want)
 			}
 			if _, err := r.Join(ctx, "demo", "alice", queue.Seed{Control: queue.Control{RatePerSecond: 2.5}}); err != nil {
@@ -58,7 +59,8 @@ func TestRedisKeyLayout(t *testing.T) {
 				t.Fatal(err)
 			}
 			fields := slices.Sorted(maps.Keys(line))
-			if want := []string{"carried", "epoch", "frac", "last_us", "paused", "prev_epoch", "rate", "serving", "tail"}; !slices.Equal(fields, want) {
+			if want := []string{"abandoned", "carried", "claim_us", "epoch", "frac", "last_us", "max_active", "paused", "pre_us",
+				"prev_epoch", "rate", "serving", "session_us", "sold_out", "tail"}; !slices.Equal(fields, want) {
 				t.Errorf("line fields got %q, want %q", fields, want)
 			}
 			if line["tail"] != "1" || line["rate"] != "2.5" {

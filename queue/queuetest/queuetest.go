@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) (s queue.Store, forget func(e
 		{"InvalidInput", testInvalidInput},
 		{"Ping", testPing},
 	}
+	tests = append(tests, limitTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, forget := newStore(t)

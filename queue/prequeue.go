@@ -1,0 +1,99 @@
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// MemberID is the id under which visitor takes part in a pre-queue draw:
+// the first 16 bytes of SHA-256("foyer-member-v1/" || visitor) in unpadded
+// base64url (22 characters). The published draw lists member ids rather
+// than visitor ids, since a visitor id names a place in the line and must
+// stay secret; a fan who knows their visitor id can find themselves in the
+// published order, nobody else can.
+func MemberID(visitor string) string {
+	h := sha256.Sum256([]byte("foyer-member-v1/" + visitor))
+	return base64.RawURLEncoding.EncodeToString(h[:16])
+}
+
+// ErrInvalidLead means Lead was given an empty role or holder, one longer
+// than 64 bytes, or a ttl under a millisecond.
+var ErrInvalidLead = errors.New("queue: invalid lead: role and holder must be 1 to 64 bytes, ttl at least 1ms")
+
+func validLead(event, role, holder string, ttl time.Duration) error {
+	if !ValidEvent(event) {
+		return ErrInvalidEvent
+	}
+	if role == "" || len(role) > 64 || holder == "" || len(holder) > 64 || ttl < time.Millisecond {
+		return ErrInvalidLead
+	}
+	return nil
+}
+
+// SeedCommitment is what is published while the pre-queue is open, before
+// the membership is known: the draw algorithm and the SHA-256 of the seed
+// the draw will use. Binding the seed before anyone joins is what keeps the
+// operator from choosing a seed that favours a member.
+type SeedCommitment struct {
+	Algorithm string `json:"algorithm"`
+	Event     string `json:"event"`
+	SeedHash  string `json:"seed_hash"`
+}
+
+// CommitSeed returns the seed commitment of event's draw, storing a new
+// random seed in store if the event has none yet.
+func CommitSeed(ctx context.Context, store Store, event string) (SeedCommitment, error) {
+	seed, err := drawSeed(ctx, store, event)
+	if err != nil {
+		return SeedCommitment{}, err
+	}
+	sh := sha256.Sum256(seed)
+	return SeedCommitment{Algorithm: DrawAlgorithm, Event: event, SeedHash: fmt.Sprintf("%x", sh)}, nil
+}
+
+func drawSeed(ctx context.Context, store Store, event string) ([]byte, error) {
+	candidate := make([]byte, DrawSeedSize)
+	_, _ = rand.Read(candidate) // crypto/rand.Read never fails
+	return store.DrawSeed(ctx, event, candidate)
+}
+
+// RunDraw draws event's pre-queue once the sale has started: it reads the
+// frozen membership, commits to it and to the stored seed, shuffles, and
+// applies the order with the published Draw as its document. It returns the
+// line after the draw and the Draw (zero when the line had no draw to make).
+// Any number of callers may run it at once: the seed is the stored one, so
+// every caller computes the same order, and ApplyDraw applies it once.
+// It fails with ErrNotStarted before the start.
+func RunDraw(ctx context.Context, store Store, event string, seed Seed) (State, Draw, error) {
+	members, st, err := store.Prequeue(ctx, event, seed)
+	if err != nil || !st.Prequeue {
+		return st, Draw{}, err
+	}
+	secret, err := drawSeed(ctx, store, event)
+	if err != nil {
+		return State{}, Draw{}, err
+	}
+	c, err := NewCommitment(event, secret, members, seed.SaleStartsAt.UTC())
+	if err != nil {
+		return State{}, Draw{}, err
+	}
+	d, err := NewDraw(c, secret, members)
+	if err != nil {
+		return State{}, Draw{}, err
+	}
+	doc, err := json.Marshal(d)
+	if err != nil {
+		return State{}, Draw{}, fmt.Errorf("queue: encoding the draw: %w", err)
+	}
+	st, err = store.ApplyDraw(ctx, event, d.Order, doc, seed)
+	if err != nil {
+		return State{}, Draw{}, err
+	}
+	return st, d, nil
+}
