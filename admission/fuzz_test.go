@@ -20,7 +20,7 @@ func FuzzVerify(f *testing.F) {
 	// fuzzing worker process builds the same tokens.
 	issued := make(map[string]Claims)
 	for _, id := range []string{"id-a", "id-b", "id-c"} {
-		s, c, err := fx.uncached.issue("visitor-"+id, "e1", id, now0, 0)
+		s, c, err := fx.uncached.issue("visitor-"+id, "e1", id, now0, now0, 0)
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -176,6 +176,11 @@ type Claims struct {
 	// IssuedAt ("iat"), NotBefore ("nbf") and ExpiresAt ("exp") bound the
 	// token's validity.
 	IssuedAt, NotBefore, ExpiresAt time.Time
+	// SessionStart ("sst") is when the visitor's session began: the
+	// IssuedAt of the first token of a session that renewals carry on, so
+	// a session can be bounded however often it is renewed. A token
+	// without "sst" began its session at IssuedAt.
+	SessionStart time.Time
 }
 
 // check reports whether claims that verified earlier are still valid at now
@@ -249,6 +254,7 @@ type issuedClaims struct {
 	IssuedAt  *jwt.NumericDate `json:"iat"`
 	ID        string           `json:"jti"`
 	Event     string           `json:"evt"`
+	Session   int64            `json:"sst,omitempty"`
 }
 
 func (c *issuedClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
@@ -264,7 +270,8 @@ func (c *issuedClaims) GetAudience() (jwt.ClaimStrings, error) {
 // a string or an array, as RFC 7519 allows.
 type parsedClaims struct {
 	jwt.RegisteredClaims
-	Event string `json:"evt"`
+	Event   string `json:"evt"`
+	Session int64  `json:"sst"`
 }
 
 // Issue returns a signed token admitting visitor to event, valid from now
@@ -281,16 +288,29 @@ func (t *Tokens) IssueFor(visitor, event string, now time.Time, ttl time.Duratio
 	if ttl < 0 || ttl > MaxTTL {
 		return "", Claims{}, fmt.Errorf("admission: token lifetime %v is outside [0, %v]", ttl, MaxTTL)
 	}
+	return t.IssueRenewal(visitor, event, now, now, ttl)
+}
+
+// IssueRenewal is IssueFor for a session that began at sessionStart (a
+// renewal carries the SessionStart of the token it replaces); sessionStart
+// must not be after now.
+func (t *Tokens) IssueRenewal(visitor, event string, now, sessionStart time.Time, ttl time.Duration) (string, Claims, error) {
+	if ttl < 0 || ttl > MaxTTL {
+		return "", Claims{}, fmt.Errorf("admission: token lifetime %v is outside [0, %v]", ttl, MaxTTL)
+	}
+	if sessionStart.After(now) {
+		return "", Claims{}, errors.New("admission: session start after now")
+	}
 	var id [16]byte
 	if _, err := io.ReadFull(rand.Reader, id[:]); err != nil {
 		return "", Claims{}, fmt.Errorf("admission: token id: %w", err)
 	}
-	return t.issue(visitor, event, base64.RawURLEncoding.EncodeToString(id[:]), now, ttl)
+	return t.issue(visitor, event, base64.RawURLEncoding.EncodeToString(id[:]), now, sessionStart, ttl)
 }
 
-// issue is IssueFor with a given token id, so that tests can build the same
-// token twice.
-func (t *Tokens) issue(visitor, event, id string, now time.Time, ttl time.Duration) (string, Claims, error) {
+// issue is IssueRenewal with a given token id, so that tests can build the
+// same token twice.
+func (t *Tokens) issue(visitor, event, id string, now, sessionStart time.Time, ttl time.Duration) (string, Claims, error) {
 	if ttl == 0 {
 		ttl = t.cfg.TTL
 	}
@@ -310,10 +330,15 @@ func (t *Tokens) issue(visitor, event, id string, now time.Time, ttl time.Durati
 		ID:        id,
 		Issuer:    t.cfg.Issuer,
 		Audience:  t.cfg.Audience,
-		IssuedAt:  now.Truncate(time.Second).UTC(),
-		ExpiresAt: now.Add(ttl).Truncate(time.Second).UTC(),
+		IssuedAt:     now.Truncate(time.Second).UTC(),
+		ExpiresAt:    now.Add(ttl).Truncate(time.Second).UTC(),
+		SessionStart: sessionStart.Truncate(time.Second).UTC(),
 	}
 	c.NotBefore = c.IssuedAt
+	var sst int64
+	if !c.SessionStart.Equal(c.IssuedAt) {
+		sst = c.SessionStart.Unix()
+	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &issuedClaims{
 		Issuer:    c.Issuer,
 		Subject:   c.Visitor,
@@ -323,6 +348,7 @@ func (t *Tokens) issue(visitor, event, id string, now time.Time, ttl time.Durati
 		IssuedAt:  &jwt.NumericDate{Time: c.IssuedAt},
 		ID:        c.ID,
 		Event:     c.Event,
+		Session:   sst,
 	})
 	tok.Header["kid"] = signing.ID
 	s, err := tok.SignedString(signing.Private)
@@ -399,6 +425,10 @@ func (t *Tokens) verify(token []byte, event string, now time.Time) (Claims, erro
 		IssuedAt:  pc.IssuedAt.UTC(),
 		NotBefore: pc.NotBefore.UTC(),
 		ExpiresAt: pc.ExpiresAt.UTC(),
+	}
+	c.SessionStart = c.IssuedAt
+	if pc.Session > 0 && pc.Session <= c.IssuedAt.Unix() {
+		c.SessionStart = time.Unix(pc.Session, 0).UTC()
 	}
 	if c.Event != event {
 		return Claims{}, ErrWrongEvent

@@ -152,7 +152,7 @@ func TestIssue(t *testing.T) {
 	sec := now0.Truncate(time.Second)
 	want := Claims{
 		Visitor: "visitor-1", Event: "e1", ID: c.ID, Issuer: "foyer", Audience: "foyer-origin",
-		IssuedAt: sec, NotBefore: sec, ExpiresAt: sec.Add(DefaultTTL),
+		IssuedAt: sec, NotBefore: sec, ExpiresAt: sec.Add(DefaultTTL), SessionStart: sec,
 	}
 	if c != want {
 		t.Errorf("got claims %+v, want %+v", c, want)
@@ -656,5 +656,33 @@ func TestIssueFor(t *testing.T) {
 		if _, _, err := tokens.IssueFor("v", "e", now, bad); err == nil {
 			t.Errorf("IssueFor(ttl %v): no error", bad)
 		}
+	}
+}
+
+func TestSessionStartCarriedByRenewals(t *testing.T) {
+	fx := newFixture(t)
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	tok, c, err := fx.cached.IssueFor("v1", "e1", t0, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.SessionStart.Equal(t0) {
+		t.Errorf("first token: SessionStart got %v, want %v", c.SessionStart, t0)
+	}
+	got, err := fx.cached.Verify([]byte(tok), "e1", t0)
+	if err != nil || !got.SessionStart.Equal(t0) {
+		t.Fatalf("verified first token: SessionStart %v err %v, want %v nil", got.SessionStart, err, t0)
+	}
+	t1 := t0.Add(45 * time.Second)
+	tok2, _, err := fx.cached.IssueRenewal("v1", "e1", t1, got.SessionStart, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got2, err := fx.cached.Verify([]byte(tok2), "e1", t1)
+	if err != nil || !got2.SessionStart.Equal(t0) || !got2.IssuedAt.Equal(t1) {
+		t.Errorf("renewal: SessionStart %v IssuedAt %v err %v, want %v %v nil", got2.SessionStart, got2.IssuedAt, err, t0, t1)
+	}
+	if _, _, err := fx.cached.IssueRenewal("v1", "e1", t0, t1, time.Minute); err == nil {
+		t.Error("a session start after now got nil error")
 	}
 }
