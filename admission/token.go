@@ -325,11 +325,11 @@ func (t *Tokens) issue(visitor, event, id string, now, sessionStart time.Time, t
 		return "", Claims{}, errors.New("admission: empty event")
 	}
 	c := Claims{
-		Visitor:   visitor,
-		Event:     event,
-		ID:        id,
-		Issuer:    t.cfg.Issuer,
-		Audience:  t.cfg.Audience,
+		Visitor:      visitor,
+		Event:        event,
+		ID:           id,
+		Issuer:       t.cfg.Issuer,
+		Audience:     t.cfg.Audience,
 		IssuedAt:     now.Truncate(time.Second).UTC(),
 		ExpiresAt:    now.Add(ttl).Truncate(time.Second).UTC(),
 		SessionStart: sessionStart.Truncate(time.Second).UTC(),
