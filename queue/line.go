@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -32,6 +33,10 @@ type line struct {
 	preUS int64
 	// abandoned counts the turns abandoned in this epoch.
 	abandoned uint64
+	// laneW are the reduced lane weights (nil: one lane) and laneLast the
+	// last number issued in each lane.
+	laneW    []int
+	laneLast []uint64
 }
 
 // newLine creates a line at store time nowUS from seed: empty under
@@ -53,7 +58,41 @@ func newLine(nowUS int64, seed Seed) line {
 		// join it again with their pre-queue tickets.
 		l.preUS = max(seed.SaleStartsAt.UnixMicro(), 1)
 	}
+	switch {
+	case last.Epoch != 0 && last.Lanes != nil:
+		l.laneW, l.laneLast = last.Lanes.Weights, slices.Clone(last.Lanes.Last)
+	case last.Epoch == 0 && l.preUS == 0 && len(seed.Lanes) > 0:
+		l.laneW, _ = ReduceLaneWeights(seed.Lanes) // validCall checked them
+		l.laneLast = make([]uint64, len(l.laneW))
+	}
 	return l
+}
+
+// lanes returns the line's lanes as they stand (sharing laneLast: use it
+// before the line changes), or nil.
+func (l *line) lanes() *Lanes {
+	if l.laneW == nil {
+		return nil
+	}
+	return newLanes(l.laneW, l.laneLast)
+}
+
+// take issues the next number of lane (0 without lanes) and returns it.
+func (l *line) take(lane int) (uint64, error) {
+	if l.laneW == nil {
+		if lane != 0 {
+			return 0, ErrInvalidLanes
+		}
+		l.tail++
+		return l.tail, nil
+	}
+	if lane < 0 || lane >= len(l.laneW) {
+		return 0, ErrInvalidLanes
+	}
+	seq := l.lanes().next(lane, l.serving)
+	l.laneLast[lane] = seq
+	l.tail = max(l.tail, seq)
+	return seq, nil
 }
 
 // floor raises the counters to what the caller last saw of this same epoch.
@@ -81,22 +120,35 @@ func (l *line) settle(nowUS int64, budget uint64) (from, to uint64) {
 	from = l.serving
 	if el := nowUS - l.lastUS; el > 0 {
 		c := l.control
-		if r := c.RatePerSecond; l.preUS == 0 && !c.Paused && !c.SoldOut && r > 0 {
+		if r := c.RatePerSecond; l.preUS == 0 && !c.Paused && !c.SoldOut && r > 0 && l.tail > l.serving {
 			acc := l.frac + r*float64(el)/1e6
 			n := math.Floor(acc + fracEpsilon)
-			room := l.tail - l.serving
+			lanes := l.lanes()
+			waiting := l.tail - l.serving
+			if lanes != nil {
+				waiting = lanes.Filled(l.serving, l.tail)
+			}
+			var grant uint64
 			switch {
-			case budget < room && n >= float64(budget):
+			case budget < waiting && n >= float64(budget):
 				// The cap binds: capacity beyond the free slots is
 				// dropped, so slots freed later refill at the rate
 				// rather than in a burst.
-				l.serving += budget
+				grant = budget
 				l.frac = 0
-			case n >= float64(room):
-				l.serving = l.tail
+			case n >= float64(waiting):
+				grant = waiting
 			default:
-				l.serving += uint64(n)
+				grant = uint64(n)
 				l.frac = max(acc-n, 0)
+			}
+			switch {
+			case grant == waiting:
+				l.serving = l.tail
+			case grant > 0 && lanes != nil:
+				l.serving = lanes.advance(l.serving, l.tail, grant)
+			default:
+				l.serving += grant
 			}
 		}
 		l.lastUS = nowUS
@@ -110,7 +162,7 @@ func (l *line) settle(nowUS int64, budget uint64) (from, to uint64) {
 
 // state returns the line as seen at store time nowUS.
 func (l *line) state(nowUS int64) State {
-	return State{
+	st := State{
 		Epoch:     l.epoch,
 		Serving:   l.serving,
 		Tail:      l.tail,
@@ -121,6 +173,10 @@ func (l *line) state(nowUS int64) State {
 		Prequeue:  l.preUS != 0,
 		At:        time.UnixMicro(nowUS),
 	}
+	if l.laneW != nil {
+		st.Lanes = newLanes(l.laneW, slices.Clone(l.laneLast))
+	}
+	return st
 }
 
 // validCall checks what every store call takes, before the store is touched.
@@ -130,6 +186,14 @@ func validCall(event string, seed Seed) error {
 	}
 	if err := validControl(seed.Control); err != nil {
 		return err
+	}
+	if len(seed.Lanes) > 0 {
+		if _, err := ReduceLaneWeights(seed.Lanes); err != nil {
+			return err
+		}
+	}
+	if seed.Lane < 0 || (seed.Lane > 0 && seed.Lane >= len(seed.Lanes)) {
+		return ErrInvalidLanes
 	}
 	return validControl(seed.Last.Control)
 }

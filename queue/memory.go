@@ -129,9 +129,12 @@ func (m *Memory) Join(_ context.Context, event, visitor string, seed Seed) (Entr
 		// does not admit the newcomer at once.
 		l.settle(now)
 	}
-	l.line.tail++
-	l.visitors[strings.Clone(visitor)] = l.line.tail // visitor may alias a request buffer
-	return Entry{Seq: l.line.tail, State: l.state(now)}, nil
+	seq, err := l.line.take(seed.Lane)
+	if err != nil {
+		return Entry{}, err
+	}
+	l.visitors[strings.Clone(visitor)] = seq // visitor may alias a request buffer
+	return Entry{Seq: seq, State: l.state(now)}, nil
 }
 
 // joinPrequeue puts visitor in the pre-queue before the start, or behind

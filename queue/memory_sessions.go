@@ -41,8 +41,12 @@ func (l *memoryLine) settle(now int64) {
 	from, to := l.line.settle(now, budget)
 	if c.MaxActive > 0 && to > from {
 		deadline := now + c.claimWindow().Microseconds()
+		lanes := l.line.lanes()
 		for seq := from + 1; seq <= to; seq++ {
-			l.pending[seq] = deadline
+			// Numbers of a lane above its last were never issued.
+			if lanes == nil || seq <= lanes.Last[lanes.Lane(seq)] {
+				l.pending[seq] = deadline
+			}
 		}
 	}
 }

@@ -115,6 +115,8 @@ type State struct {
 	// hold no number until ApplyDraw.
 	Prequeue      bool
 	Members, Late uint64
+	// Lanes are the line's lanes, nil for a line of one lane.
+	Lanes *Lanes
 	// At is the store's clock when this state was read.
 	At time.Time
 }
@@ -123,6 +125,9 @@ type State struct {
 func (s State) Waiting() uint64 {
 	if s.Tail <= s.Serving {
 		return 0
+	}
+	if s.Lanes != nil {
+		return s.Lanes.Filled(s.Serving, s.Tail)
 	}
 	return s.Tail - s.Serving
 }
@@ -140,6 +145,12 @@ type Seed struct {
 	// them in arrival order. It is read when a line is created; a line
 	// re-created from a Last that was drawn is not drawn again.
 	SaleStartsAt time.Time
+	// Lanes, when not empty, are the weights of the lanes a line created
+	// from this seed splits its admissions between (see Lanes); a line
+	// with a pre-queue has none. Lane is the lane a visitor joins (an index
+	// into Lanes; 0 without lanes).
+	Lanes []int
+	Lane  int
 }
 
 // Entry is the result of Join.
@@ -268,6 +279,11 @@ func (s State) Place(t Ticket) (Standing, uint64) {
 	}
 	if t.Seq <= s.Serving {
 		return Turn, 0
+	}
+	if s.Lanes != nil {
+		// Numbers of lanes nobody joined are skipped: only those issued
+		// are ahead.
+		return Waiting, s.Lanes.Filled(s.Serving, t.Seq-1) + 1
 	}
 	return Waiting, t.Seq - s.Serving
 }

@@ -83,13 +83,14 @@ const (
 	codeNotTurn
 	codeNotStarted
 	codeDrawMismatch
+	codeInvalidLane
 )
 
 var replyErrors = [...]error{codeSoldOut: ErrSoldOut, codeTurnOver: ErrTurnOver, codeNotTurn: ErrNotTurn,
-	codeNotStarted: ErrNotStarted, codeDrawMismatch: ErrDrawMismatch}
+	codeNotStarted: ErrNotStarted, codeDrawMismatch: ErrDrawMismatch, codeInvalidLane: ErrInvalidLanes}
 
-// linePrelude is shared by the scripts. KEYS are those of Keys. ARGV[1..17]
-// is the seed (see seedArgs); a script's own arguments start at ARGV[18].
+// linePrelude is shared by the scripts. KEYS are those of Keys. ARGV[1..21]
+// is the seed (see seedArgs); a script's own arguments start at ARGV[22].
 // It loads the line into L, creating it from the seed when missing or
 // raising it to the seed's counters of the same epoch (and then saving it
 // whole), and defines sweep, settle and reply, which mirror memoryLine.sweep,
@@ -97,9 +98,9 @@ var replyErrors = [...]error{codeSoldOut: ErrSoldOut, codeTurnOver: ErrTurnOver,
 const linePrelude = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local X = 17
+local X = 21
 local f = redis.call('HMGET', KEYS[1], 'epoch', 'serving', 'frac', 'tail', 'last_us', 'prev_epoch', 'carried', 'rate', 'paused',
-  'sold_out', 'max_active', 'session_us', 'claim_us', 'pre_us', 'abandoned')
+  'sold_out', 'max_active', 'session_us', 'claim_us', 'pre_us', 'abandoned', 'lw', 'll')
 local L
 local saveAll = false
 if f[1] then
@@ -107,7 +108,7 @@ if f[1] then
        last_us = tonumber(f[5]), prev_epoch = tonumber(f[6]), carried = tonumber(f[7]),
        rate = tonumber(f[8]), paused = tonumber(f[9]), sold_out = tonumber(f[10] or 0),
        max_active = tonumber(f[11] or 0), session_us = tonumber(f[12] or 0), claim_us = tonumber(f[13] or 0),
-       pre_us = tonumber(f[14] or 0), abandoned = tonumber(f[15] or 0)}
+       pre_us = tonumber(f[14] or 0), abandoned = tonumber(f[15] or 0), lw = f[16] or '', ll = f[17] or ''}
   -- line.floor: a failover to a lagging replica may have rolled the line
   -- back; what the caller saw of this epoch is a floor.
   if L.epoch == tonumber(ARGV[1]) then
@@ -121,7 +122,7 @@ else
   L = {epoch = now, serving = 0, frac = 0, tail = 0, last_us = now, prev_epoch = 0, carried = 0,
        rate = tonumber(ARGV[6]), paused = tonumber(ARGV[7]), sold_out = tonumber(ARGV[13]),
        max_active = tonumber(ARGV[14]), session_us = tonumber(ARGV[15]), claim_us = tonumber(ARGV[16]),
-       pre_us = 0, abandoned = 0}
+       pre_us = 0, abandoned = 0, lw = '', ll = ''}
   if L.epoch <= last then L.epoch = last + 1 end
   if last ~= 0 then
     L.serving = tonumber(ARGV[2])
@@ -138,6 +139,12 @@ else
   if tonumber(ARGV[17]) ~= 0 and (last == 0 or tonumber(ARGV[12]) ~= 0) then
     L.pre_us = tonumber(ARGV[17])
   end
+  if last ~= 0 and ARGV[19] ~= '' then
+    L.lw, L.ll = ARGV[19], ARGV[20]
+  elseif last == 0 and L.pre_us == 0 and ARGV[18] ~= '' then
+    L.lw = ARGV[18]
+    L.ll = string.gsub(ARGV[18], '%d+', '0')
+  end
   -- What is left of a lost line belongs to no epoch.
   redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
   saveAll = true
@@ -147,9 +154,54 @@ local function save()
   redis.call('HSET', KEYS[1], 'epoch', L.epoch, 'serving', L.serving, 'frac', L.frac, 'tail', L.tail,
     'last_us', L.last_us, 'prev_epoch', L.prev_epoch, 'carried', L.carried, 'rate', L.rate, 'paused', L.paused,
     'sold_out', L.sold_out, 'max_active', L.max_active, 'session_us', L.session_us, 'claim_us', L.claim_us,
-    'pre_us', L.pre_us, 'abandoned', L.abandoned)
+    'pre_us', L.pre_us, 'abandoned', L.abandoned, 'lw', L.lw, 'll', L.ll)
 end
 if saveAll then save() end
+
+-- Lanes (lanes.go): LW the reduced weights, LL the last number of each
+-- lane, LP the dealing pattern of one block, by smooth weighted round-robin.
+local LW, LL, LP
+if L.lw ~= '' then
+  LW, LL = {}, {}
+  for x in string.gmatch(L.lw, '%d+') do LW[#LW + 1] = tonumber(x) end
+  for x in string.gmatch(L.ll, '%d+') do LL[#LL + 1] = tonumber(x) end
+  local b = 0
+  for _, w in ipairs(LW) do b = b + w end
+  local credit, lane, count, prefix, offsets = {}, {}, {}, {}, {}
+  for i = 1, #LW do credit[i] = 0; count[i] = 0; prefix[i] = {[0] = 0}; offsets[i] = {} end
+  for pos = 0, b - 1 do
+    local best = 1
+    for i = 1, #LW do
+      credit[i] = credit[i] + LW[i]
+      if credit[i] > credit[best] then best = i end
+    end
+    credit[best] = credit[best] - b
+    lane[pos] = best
+    offsets[best][count[best]] = pos
+    count[best] = count[best] + 1
+    for i = 1, #LW do
+      prefix[i][pos + 1] = prefix[i][pos] + ((i == best) and 1 or 0)
+    end
+  end
+  LP = {b = b, lane = lane, count = count, prefix = prefix, offsets = offsets}
+end
+local function cnt(i, n)
+  return math.floor(n / LP.b) * LP.count[i] + LP.prefix[i][n % LP.b]
+end
+local function filled(a, b)
+  local n = 0
+  for i = 1, #LW do
+    local top = math.min(b, LL[i])
+    if top > a then n = n + cnt(i, top) - cnt(i, a) end
+  end
+  return n
+end
+local function saveLanes()
+  local parts = {}
+  for i = 1, #LL do parts[i] = string.format('%d', LL[i]) end
+  L.ll = table.concat(parts, ',')
+  redis.call('HSET', KEYS[1], 'll', L.ll)
+end
 
 local function sweep()
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
@@ -173,18 +225,33 @@ local function settle()
   local from = L.serving
   local el = now - L.last_us
   if el > 0 then
-    if L.pre_us == 0 and L.paused == 0 and L.sold_out == 0 and L.rate > 0 then
+    if L.pre_us == 0 and L.paused == 0 and L.sold_out == 0 and L.rate > 0 and L.tail > L.serving then
       local acc = L.frac + L.rate * el / 1e6
       local n = math.floor(acc + 1e-9)
-      local room = L.tail - L.serving
-      if budget >= 0 and budget < room and n >= budget then
-        L.serving = L.serving + budget
+      local waiting = L.tail - L.serving
+      if LW then waiting = filled(L.serving, L.tail) end
+      local grant
+      if budget >= 0 and budget < waiting and n >= budget then
+        grant = budget
         L.frac = 0
-      elseif n >= room then
-        L.serving = L.tail
+      elseif n >= waiting then
+        grant = waiting
       else
-        L.serving = L.serving + n
+        grant = n
         L.frac = math.max(acc - n, 0)
+      end
+      if grant == waiting then
+        L.serving = L.tail
+      elseif grant > 0 and LW then
+        -- the smallest s with grant numbers issued in (serving, s]
+        local lo, hi = L.serving + 1, L.tail
+        while lo < hi do
+          local mid = math.floor((lo + hi) / 2)
+          if filled(L.serving, mid) >= grant then hi = mid else lo = mid + 1 end
+        end
+        L.serving = lo
+      else
+        L.serving = L.serving + grant
       end
     end
     L.last_us = now
@@ -193,7 +260,12 @@ local function settle()
   if L.max_active > 0 and L.serving > from then
     local claim = L.claim_us
     if claim <= 0 then claim = 60000000 end
-    for s = from + 1, L.serving do redis.call('ZADD', KEYS[4], now + claim, s) end
+    for s = from + 1, L.serving do
+      -- Numbers of a lane above its last were never issued.
+      if not LW or s <= LL[LP.lane[(s - 1) % LP.b]] then
+        redis.call('ZADD', KEYS[4], now + claim, s)
+      end
+    end
   end
 end
 
@@ -203,7 +275,7 @@ local function reply(seq, existing, pre, code)
   return {seq, existing, L.epoch, L.serving, L.tail, L.prev_epoch, L.carried,
     string.format('%.17g', L.rate), L.paused, now, L.sold_out, L.max_active, L.session_us, L.claim_us,
     redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[4]), L.abandoned,
-    L.pre_us ~= 0 and 1 or 0, redis.call('HLEN', KEYS[6]), redis.call('ZCARD', KEYS[7]), pre, code}
+    L.pre_us ~= 0 and 1 or 0, redis.call('HLEN', KEYS[6]), redis.call('ZCARD', KEYS[7]), pre, code, L.lw, L.ll}
 end
 `
 
@@ -231,16 +303,30 @@ if L.pre_us ~= 0 then
   return reply(0, 0, 1, 0)
 end
 if L.sold_out ~= 0 then return reply(0, 0, 0, 1) end
+local lane = tonumber(ARGV[21])
+if (not LW and lane ~= 0) or (LW and lane >= #LW) then return reply(0, 0, 0, 6) end
 local empty = L.serving >= L.tail
 if empty then settle() end
-L.tail = L.tail + 1
-redis.call('HSET', KEYS[2], v, L.tail)
+local seq
+if LW then
+  local i = lane + 1
+  local k = cnt(i, math.max(LL[i], L.serving)) + 1
+  local c = LP.count[i]
+  seq = math.floor((k - 1) / c) * LP.b + LP.offsets[i][(k - 1) % c] + 1
+  LL[i] = seq
+  saveLanes()
+  L.tail = math.max(L.tail, seq)
+else
+  L.tail = L.tail + 1
+  seq = L.tail
+end
+redis.call('HSET', KEYS[2], v, seq)
 if empty then
   save()
 else
   redis.call('HSET', KEYS[1], 'tail', L.tail)
 end
-return reply(L.tail, 0, 0, 0)
+return reply(seq, 0, 0, 0)
 `)
 
 // advanceScript settles the line.
@@ -518,23 +604,32 @@ func (r *Redis) Close() error {
 }
 
 func (r *Redis) run(ctx context.Context, s *redis.Script, event string, seed Seed, extra ...any) (any, error) {
-	args := make([]any, 0, 17+len(extra))
+	args := make([]any, 0, 21+len(extra))
 	args = append(args, seedArgs(seed)...)
 	args = append(args, extra...)
 	return s.Run(ctx, r.client, r.Keys(event), args...).Result()
 }
 
-// seedArgs are ARGV[1..17] of the line scripts: the last state's epoch,
+// seedArgs are ARGV[1..21] of the line scripts: the last state's epoch,
 // serving, tail, rate, paused, the control for a line never seen (rate,
 // paused), the last control's sold out, max active, session and claim
 // window, whether the last state awaited its draw, the control for a line
-// never seen (sold out, max active, session, claim window), and the sale
-// start (µs, 0 for none).
+// never seen (sold out, max active, session, claim window), the sale start
+// (µs, 0 for none), the lane weights for a line never seen (reduced,
+// comma-separated, "" for none), the last state's lane weights and last
+// numbers, and the lane to join.
 func seedArgs(seed Seed) []any {
 	last, c := seed.Last, seed.Control
 	var start int64
 	if !seed.SaleStartsAt.IsZero() {
 		start = max(seed.SaleStartsAt.UnixMicro(), 1)
+	}
+	var seedLanes, lastW, lastL string
+	if w, err := ReduceLaneWeights(seed.Lanes); err == nil {
+		seedLanes = encodeLaneInts(w) // validCall has rejected bad weights
+	}
+	if l := last.Lanes; l != nil {
+		lastW, lastL = encodeLaneInts(l.Weights), encodeLaneInts(l.Last)
 	}
 	return []any{last.Epoch, last.Serving, last.Tail,
 		last.Control.RatePerSecond, boolArg(last.Control.Paused),
@@ -542,7 +637,7 @@ func seedArgs(seed Seed) []any {
 		boolArg(last.Control.SoldOut), last.Control.MaxActive, last.Control.SessionTTL.Microseconds(),
 		last.Control.ClaimWindow.Microseconds(), boolArg(last.Prequeue),
 		boolArg(c.SoldOut), c.MaxActive, c.SessionTTL.Microseconds(), c.ClaimWindow.Microseconds(),
-		start}
+		start, seedLanes, lastW, lastL, seed.Lane}
 }
 
 // controlArgs are the arguments of setControlScript.
@@ -567,7 +662,7 @@ type scriptReply struct {
 }
 
 // replyLen is the length of a reply of linePrelude's reply function.
-const replyLen = 22
+const replyLen = 24
 
 // parseReply decodes the reply of linePrelude's reply function.
 func parseReply(v any) (scriptReply, error) {
@@ -577,7 +672,7 @@ func parseReply(v any) (scriptReply, error) {
 	}
 	var n [replyLen]int64
 	for i, x := range vals {
-		if i == 7 {
+		if i == 7 || i >= 22 {
 			continue
 		}
 		if n[i], ok = x.(int64); !ok || n[i] < 0 {
@@ -608,6 +703,22 @@ func parseReply(v any) (scriptReply, error) {
 			Late:      uint64(n[19]),
 			At:        time.UnixMicro(n[9]),
 		},
+	}
+	if lw, _ := vals[22].(string); lw != "" {
+		ll, _ := vals[23].(string)
+		w, err1 := decodeLaneInts(lw)
+		last, err2 := decodeLaneInts(ll)
+		if err1 != nil || err2 != nil || len(w) != len(last) || len(w) < 2 {
+			return scriptReply{}, fmt.Errorf("queue: redis: unexpected lanes %q %q in script reply", lw, ll)
+		}
+		weights := make([]int, len(w))
+		for i, x := range w {
+			weights[i] = int(x)
+		}
+		if _, err := ReduceLaneWeights(weights); err != nil {
+			return scriptReply{}, fmt.Errorf("queue: redis: unexpected lanes %q in script reply", lw)
+		}
+		rp.state.Lanes = newLanes(weights, last)
 	}
 	if code := n[21]; code != codeOK {
 		if code >= int64(len(replyErrors)) || replyErrors[code] == nil {

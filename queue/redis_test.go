@@ -59,7 +59,7 @@ func TestRedisKeyLayout(t *testing.T) {
 				t.Fatal(err)
 			}
 			fields := slices.Sorted(maps.Keys(line))
-			if want := []string{"abandoned", "carried", "claim_us", "epoch", "frac", "last_us", "max_active", "paused", "pre_us",
+			if want := []string{"abandoned", "carried", "claim_us", "epoch", "frac", "last_us", "ll", "lw", "max_active", "paused", "pre_us",
 				"prev_epoch", "rate", "serving", "session_us", "sold_out", "tail"}; !slices.Equal(fields, want) {
 				t.Errorf("line fields got %q, want %q", fields, want)
 			}

@@ -26,6 +26,112 @@ var limitTests = []struct {
 	{"ApplyDrawChecksOrder", testApplyDrawChecksOrder},
 	{"DrawSeedKeepsFirst", testDrawSeedKeepsFirst},
 	{"Lead", testLead},
+	{"LanesDealByWeight", testLanesDealByWeight},
+	{"LanesSkipEmptyLanes", testLanesSkipEmptyLanes},
+	{"LanesUnderCap", testLanesUnderCap},
+	{"LanesSurviveStateLoss", testLanesSurviveStateLoss},
+}
+
+// lane is a seed joining lane i of lanes 10/30/60, at rate.
+func lane(i int, rate float64) queue.Seed {
+	return queue.Seed{Control: queue.Control{RatePerSecond: rate}, Lanes: []int{10, 30, 60}, Lane: i}
+}
+
+func testLanesDealByWeight(t *testing.T, s queue.Store, _ func(string)) {
+	// 100 visitors in each lane, all waiting.
+	for i := range 3 {
+		for j := range 100 {
+			join(t, s, fmt.Sprintf("l%d-%d", i, j), lane(i, 0))
+		}
+	}
+	st := advance(t, s, lane(0, 0))
+	if st.Lanes == nil || !slices.Equal(st.Lanes.Weights, []int{1, 3, 6}) {
+		t.Fatalf("got lanes %+v, want reduced weights 1 3 6", st.Lanes)
+	}
+	if st.Waiting() != 300 {
+		t.Errorf("got %d waiting, want 300", st.Waiting())
+	}
+	// Of the first 50 admitted, 5, 15 and 30 come from the three lanes;
+	// within a lane, join order is kept.
+	var first [3]int
+	for i := range 3 {
+		prev := uint64(0)
+		for j := range 100 {
+			e := join(t, s, fmt.Sprintf("l%d-%d", i, j), lane(i, 0))
+			if e.Seq <= prev {
+				t.Fatalf("lane %d: visitor %d got seq %d after %d, want join order kept", i, j, e.Seq, prev)
+			}
+			prev = e.Seq
+			if got := st.Lanes.Lane(e.Seq); got != i {
+				t.Fatalf("seq %d of lane %d is dealt to lane %d", e.Seq, i, got)
+			}
+			_, pos := st.Place(queue.Ticket{Visitor: "x", Seq: e.Seq, Epoch: st.Epoch})
+			if pos <= 50 {
+				first[i]++
+			}
+		}
+	}
+	if first != [3]int{5, 15, 30} {
+		t.Errorf("lanes of the first 50 positions: got %v, want [5 15 30]", first)
+	}
+}
+
+func testLanesSkipEmptyLanes(t *testing.T, s queue.Store, _ func(string)) {
+	// Only the smallest lane has visitors: they are not slowed down by the
+	// others' empty slots.
+	var last queue.Entry
+	for j := range 20 {
+		last = join(t, s, fmt.Sprint("a", j), lane(0, 0))
+	}
+	st := advance(t, s, lane(0, 0))
+	if st.Waiting() != 20 {
+		t.Errorf("got %d waiting, want 20", st.Waiting())
+	}
+	if _, pos := st.Place(queue.Ticket{Visitor: "a19", Seq: last.Seq, Epoch: st.Epoch}); pos != 20 {
+		t.Errorf("the 20th of the only busy lane got position %d, want 20", pos)
+	}
+	// 10 admissions a second: about 10 of them in a second of store time.
+	setControl(t, s, queue.Control{RatePerSecond: 10}, lane(0, 0))
+	st = advanceFor(t, s, lane(0, 0), time.Second)
+	if done := 20 - st.Waiting(); done < 9 || done > 13 {
+		t.Errorf("got %d admitted in ~1s at 10/s, want about 10", done)
+	}
+	// A newcomer to another lane takes a slot above the serving counter.
+	e := join(t, s, "c0", lane(2, 0))
+	if e.Seq <= st.Serving {
+		t.Errorf("a newcomer got seq %d at or below serving %d", e.Seq, st.Serving)
+	}
+	if _, err := s.Join(t.Context(), event, "bad", queue.Seed{Lanes: []int{10, 30, 60}, Lane: 3}); !errors.Is(err, queue.ErrInvalidLanes) {
+		t.Errorf("joining lane 3 of 3 got %v, want ErrInvalidLanes", err)
+	}
+}
+
+func testLanesUnderCap(t *testing.T, s queue.Store, _ func(string)) {
+	seed := lane(1, 10000)
+	seed.Control.MaxActive = 3
+	for j := range 6 {
+		join(t, s, fmt.Sprint("b", j), seed)
+	}
+	st := advanceFor(t, s, seed, 10*time.Millisecond)
+	if st.Pending != 3 || st.Waiting() != 3 {
+		t.Errorf("under a cap of 3 got pending %d waiting %d, want 3 3", st.Pending, st.Waiting())
+	}
+}
+
+func testLanesSurviveStateLoss(t *testing.T, s queue.Store, forget func(string)) {
+	for j := range 5 {
+		join(t, s, fmt.Sprint("c", j), lane(2, 0))
+	}
+	before := advance(t, s, lane(2, 0))
+	forget(event)
+	after := advance(t, s, queue.Seed{Last: before, Lanes: []int{10, 30, 60}})
+	if after.Lanes == nil || !slices.Equal(after.Lanes.Last, before.Lanes.Last) || after.Waiting() != 5 {
+		t.Fatalf("re-created line: lanes %+v waiting %d, want the lanes carried and 5 waiting", after.Lanes, after.Waiting())
+	}
+	e := join(t, s, "c-new", queue.Seed{Last: after, Lanes: []int{10, 30, 60}, Lane: 2})
+	if e.Seq <= before.Lanes.Last[2] {
+		t.Errorf("a newcomer after the loss got seq %d, at or below the carried %d", e.Seq, before.Lanes.Last[2])
+	}
 }
 
 // capped is a seed whose line admits fast under a cap of max.
