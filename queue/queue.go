@@ -1,5 +1,6 @@
 // Package queue owns the per-event lines of Foyer: signed queue tickets, the
-// ticket and serving counters, and positions.
+// ticket and serving counters, positions, the active-session cap, the
+// pre-queue and its draw, and lanes.
 //
 // A line is two counters kept by a Store. Joining takes the next sequence
 // number from the tail counter; admission advances the serving counter by
@@ -14,9 +15,15 @@
 // known State under a new epoch, so no sequence number is ever handed to two
 // visitors and the places already issued keep their order (see State.Place).
 //
-// The verifiable draw that will order a pre-queue at the sale start is
-// defined on DrawAlgorithm: a commitment published before the start, the
-// seed published after it, and VerifyDraw to recompute the order.
+// Two limits bound admission: the rate, and Control.MaxActive, a cap on
+// active sessions plus turns granted and not yet claimed. A visitor claims
+// their turn (Store.Claim) when admitted; a turn not claimed within the
+// claim window is abandoned and its slot reissued; the origin may end a
+// session early (Store.EndSession).
+//
+// A line created with Seed.SaleStartsAt holds a pre-queue until the start,
+// then is numbered by a verifiable draw (DrawAlgorithm, RunDraw). A line
+// created with Seed.Lanes deals its numbers to weighted lanes (Lanes).
 package queue
 
 import (
