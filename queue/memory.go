@@ -185,6 +185,24 @@ func (m *Memory) SetControl(_ context.Context, event string, c Control, seed See
 	return l.state(now), nil
 }
 
+// SwapControl implements Store.
+func (m *Memory) SwapControl(_ context.Context, event string, old, c Control, seed Seed) (State, error) {
+	if err := validCall(event, seed); err != nil {
+		return State{}, err
+	}
+	if err := validControl(c); err != nil {
+		return State{}, err
+	}
+	l, now := m.lock(event, seed)
+	defer l.mu.Unlock()
+	if l.line.control != old {
+		return State{}, ErrControlChanged
+	}
+	l.settle(now)
+	l.line.control = c
+	return l.state(now), nil
+}
+
 // Forget drops event's line and its visitors, as a store that loses its
 // state would. The next call re-creates the line from its seed.
 func (m *Memory) Forget(event string) {

@@ -61,6 +61,9 @@ var (
 	// ErrNoDraw means a line has no published draw: it has no pre-queue or
 	// has not been drawn yet.
 	ErrNoDraw = errors.New("queue: no draw")
+	// ErrControlChanged means SwapControl found another control than the
+	// one it was given: someone changed it since it was read.
+	ErrControlChanged = errors.New("queue: the control changed since it was read")
 	// ErrDrawMismatch means ApplyDraw was given an order that is not exactly
 	// the line's pre-queue membership.
 	ErrDrawMismatch = errors.New("queue: draw order does not match the pre-queue")
@@ -193,6 +196,10 @@ type Store interface {
 	// SetControl changes the control of event's line. It takes effect at the
 	// next Advance: time before the change accrues at the old rate.
 	SetControl(ctx context.Context, event string, c Control, seed Seed) (State, error)
+	// SwapControl is SetControl if the line's control is still old, and
+	// ErrControlChanged (changing nothing) if not: an automatic decision
+	// never overwrites an operator's change made since it read the line.
+	SwapControl(ctx context.Context, event string, old, c Control, seed Seed) (State, error)
 
 	// Claim turns the turn of ticket t into an active session, or renews
 	// the session t's visitor already has (for Control.SessionTTL from

@@ -84,10 +84,12 @@ const (
 	codeNotStarted
 	codeDrawMismatch
 	codeInvalidLane
+	codeControlChanged
 )
 
 var replyErrors = [...]error{codeSoldOut: ErrSoldOut, codeTurnOver: ErrTurnOver, codeNotTurn: ErrNotTurn,
-	codeNotStarted: ErrNotStarted, codeDrawMismatch: ErrDrawMismatch, codeInvalidLane: ErrInvalidLanes}
+	codeNotStarted: ErrNotStarted, codeDrawMismatch: ErrDrawMismatch, codeInvalidLane: ErrInvalidLanes,
+	codeControlChanged: ErrControlChanged}
 
 // linePrelude is shared by the scripts. KEYS are those of Keys. ARGV[1..21]
 // is the seed (see seedArgs); a script's own arguments start at ARGV[22].
@@ -338,8 +340,15 @@ return reply(0, 0, 0, 0)
 
 // setControlScript: ARGV[X+1..X+6] are the new rate, paused, sold out, max
 // active, session and claim window (µs). It settles the time before the
-// change at the old control.
+// change at the old control. With ARGV[X+7..X+12], the control expected in
+// force, it changes nothing unless that is the control (SwapControl).
 var setControlScript = redis.NewScript(linePrelude + `
+if ARGV[X+7] then
+  if L.rate ~= tonumber(ARGV[X+7]) or L.paused ~= tonumber(ARGV[X+8]) or L.sold_out ~= tonumber(ARGV[X+9]) or
+     L.max_active ~= tonumber(ARGV[X+10]) or L.session_us ~= tonumber(ARGV[X+11]) or L.claim_us ~= tonumber(ARGV[X+12]) then
+    return reply(0, 0, 0, 7)
+  end
+end
 settle()
 L.rate = tonumber(ARGV[X+1])
 L.paused = tonumber(ARGV[X+2])
@@ -473,6 +482,14 @@ func (r *Redis) SetControl(ctx context.Context, event string, c Control, seed Se
 		return State{}, err
 	}
 	return r.step(ctx, setControlScript, "set control", event, seed, controlArgs(c)...)
+}
+
+// SwapControl implements Store.
+func (r *Redis) SwapControl(ctx context.Context, event string, old, c Control, seed Seed) (State, error) {
+	if err := validControl(c); err != nil {
+		return State{}, err
+	}
+	return r.step(ctx, setControlScript, "swap control", event, seed, append(controlArgs(c), controlArgs(old)...)...)
 }
 
 // Claim implements Store.

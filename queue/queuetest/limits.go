@@ -26,6 +26,7 @@ var limitTests = []struct {
 	{"ApplyDrawChecksOrder", testApplyDrawChecksOrder},
 	{"DrawSeedKeepsFirst", testDrawSeedKeepsFirst},
 	{"Lead", testLead},
+	{"SwapControl", testSwapControl},
 	{"LanesDealByWeight", testLanesDealByWeight},
 	{"LanesSkipEmptyLanes", testLanesSkipEmptyLanes},
 	{"LanesUnderCap", testLanesUnderCap},
@@ -420,6 +421,31 @@ func testDrawSeedKeepsFirst(t *testing.T, s queue.Store, _ func(string)) {
 	}
 	if _, err := s.DrawSeed(t.Context(), event, []byte("short")); err == nil {
 		t.Error("DrawSeed of a short seed got nil error")
+	}
+}
+
+func testSwapControl(t *testing.T, s queue.Store, _ func(string)) {
+	seed := queue.Seed{Control: queue.Control{RatePerSecond: 12.3, MaxActive: 5, ClaimWindow: time.Minute}}
+	read := advance(t, s, seed)
+	// An operator changes the rate after the controller read the line.
+	setControl(t, s, queue.Control{RatePerSecond: 40, MaxActive: 5, ClaimWindow: time.Minute}, seed)
+	next := read.Control
+	next.RatePerSecond = 20
+	if _, err := s.SwapControl(t.Context(), event, read.Control, next, seed); !errors.Is(err, queue.ErrControlChanged) {
+		t.Fatalf("swap over an operator's change got %v, want ErrControlChanged", err)
+	}
+	cur := advance(t, s, seed)
+	if cur.Control.RatePerSecond != 40 {
+		t.Fatalf("got rate %v, want the operator's 40 kept", cur.Control.RatePerSecond)
+	}
+	next = cur.Control
+	next.RatePerSecond, next.SoldOut = 1.0/3, true
+	st, err := s.SwapControl(t.Context(), event, cur.Control, next, seed)
+	if err != nil || st.Control != next {
+		t.Fatalf("swap of the control in force got %+v, %v, want %+v", st.Control, err, next)
+	}
+	if _, err := s.SwapControl(t.Context(), event, next, cur.Control, seed); err != nil {
+		t.Errorf("swap from a rate read back from the store got %v, want nil", err)
 	}
 }
 
