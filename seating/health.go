@@ -2,7 +2,9 @@ package seating
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -40,10 +42,12 @@ type EventHealth struct {
 
 // Health computes the health document.
 func (s *Server) Health(ctx context.Context) Health {
-	lat, failures := s.health.window(healthWindow)
-	h := Health{Status: "ok", WindowSeconds: healthWindow.Seconds(), HoldsPerSecond: float64(len(lat)) / healthWindow.Seconds()}
+	lat, calls, failures := s.health.window(healthWindow)
+	h := Health{Status: "ok", WindowSeconds: healthWindow.Seconds(), HoldsPerSecond: float64(calls) / healthWindow.Seconds()}
+	if calls > 0 {
+		h.ErrorRate = float64(failures) / float64(calls)
+	}
 	if len(lat) > 0 {
-		h.ErrorRate = float64(failures) / float64(len(lat))
 		slices.Sort(lat)
 		pct := func(p float64) float64 {
 			return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / float64(time.Millisecond)
@@ -81,4 +85,67 @@ func (s *Server) serveHealth(ctx *fasthttp.RequestCtx) {
 	c, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
 	defer cancel()
 	writeJSON(ctx, fasthttp.StatusOK, s.Health(c))
+}
+
+// healthTracker keeps the recent hold latencies and outcomes for the health
+// document: a ring of the last observations. It is safe for concurrent use.
+type healthTracker struct {
+	now func() time.Time
+	mu  sync.Mutex // guards ring and next
+	// ring holds the recent observations, oldest overwritten first.
+	ring [4096]observation
+	next int
+}
+
+type observation struct {
+	at      time.Time
+	latency time.Duration
+	failed  bool
+	// shed marks a hold refused by Config.MaxInflightHolds before the store
+	// was asked: a failure, but its latency says nothing of the core's.
+	shed bool
+}
+
+func newHealthTracker(now func() time.Time) *healthTracker { return &healthTracker{now: now} }
+
+// observe records one hold call. A conflict is an answer, not a failure.
+func (t *healthTracker) observe(d time.Duration, err error) {
+	failed := err != nil && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNoSeats) && !errors.Is(err, ErrCapExceeded)
+	t.add(observation{at: t.now(), latency: d, failed: failed})
+}
+
+// observeShed records a hold refused for overload: a failed call that
+// adds no latency, so the percentiles stay those of the holds the core
+// decided, and a flood of quick refusals cannot make it look fast.
+func (t *healthTracker) observeShed() {
+	t.add(observation{at: t.now(), failed: true, shed: true})
+}
+
+func (t *healthTracker) add(o observation) {
+	t.mu.Lock()
+	t.ring[t.next%len(t.ring)] = o
+	t.next++
+	t.mu.Unlock()
+}
+
+// window returns, for the last span, the latencies of the holds the store
+// decided, and how many hold calls were answered and how many of them
+// failed, shed holds included.
+func (t *healthTracker) window(span time.Duration) (lat []time.Duration, calls, failures int) {
+	cutoff := t.now().Add(-span)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, o := range t.ring {
+		if o.at.IsZero() || !o.at.After(cutoff) {
+			continue
+		}
+		calls++
+		if o.failed {
+			failures++
+		}
+		if !o.shed {
+			lat = append(lat, o.latency)
+		}
+	}
+	return lat, calls, failures
 }

@@ -10,7 +10,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +37,13 @@ type Config struct {
 	MaxSeatsPerVisitor int
 	// StoreTimeout bounds every call to the authoritative store. Default 2s.
 	StoreTimeout time.Duration
+	// MaxInflightHolds bounds the holds being decided at once. A hold
+	// beyond it is refused at once with 503 overloaded and Retry-After,
+	// and counts as a failed hold in the health document, so admission
+	// slows down. It models what the core behind the seats can take (a
+	// database pool, a payment provider): past it, waiting holds only add
+	// latency to every hold. Default 0: no bound.
+	MaxInflightHolds int
 	// ReadTimeout, WriteTimeout and IdleTimeout bound connections. Defaults
 	// 10s, 30s, 60s.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
@@ -91,6 +98,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("seating: max_hold_total: must be at least hold_ttl (%v), got %v", c.HoldTTL, c.MaxHoldTotal)
 	case c.MaxSeatsPerVisitor < 1 || c.MaxSeatsPerVisitor > 64:
 		return fmt.Errorf("seating: max_seats_per_visitor: must be between 1 and 64, got %d", c.MaxSeatsPerVisitor)
+	case c.MaxInflightHolds < 0:
+		return fmt.Errorf("seating: max_inflight_holds: must be 0 (no bound) or more, got %d", c.MaxInflightHolds)
 	}
 	seen := map[string]bool{}
 	for i, e := range c.Events {
@@ -117,6 +126,8 @@ type Server struct {
 	order  []*eventRuntime // events in configuration order
 	health *healthTracker
 	server *fasthttp.Server
+	// holding counts the holds being decided, for MaxInflightHolds.
+	holding atomic.Int64
 }
 
 // eventRuntime is what the server keeps of one event.
@@ -578,6 +589,15 @@ func (s *Server) serveHold(ctx *fasthttp.RequestCtx, rt *eventRuntime, visitor s
 		}
 		stand, req.Tier, req.Quantity = body.Stand, tier, body.Quantity
 	}
+	if n := s.holding.Add(1); s.cfg.MaxInflightHolds > 0 && n > int64(s.cfg.MaxInflightHolds) {
+		s.holding.Add(-1)
+		s.health.observeShed()
+		s.m.holds.WithLabelValues("overloaded").Inc()
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "overloaded", "too many holds are being decided; retry in a second")
+		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+		return
+	}
+	defer s.holding.Add(-1)
 	c, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
 	defer cancel()
 	start := time.Now()
@@ -727,7 +747,7 @@ type serverMetrics struct {
 func newServerMetrics() *serverMetrics {
 	return &serverMetrics{
 		holds: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "foyer_seating_holds_total", Help: "Hold requests by result: held, conflict, conflict_cached (rejected by the seat-level cache), no_seats, cap, error.",
+			Name: "foyer_seating_holds_total", Help: "Hold requests by result: held, conflict, conflict_cached (rejected by the seat-level cache), no_seats, cap, overloaded (refused by max_inflight_holds), error.",
 		}, []string{"result"}),
 		confirms: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "foyer_seating_confirmations_total", Help: "Holds confirmed (sold), repeats included.",
@@ -745,47 +765,4 @@ func (m *serverMetrics) register(r prometheus.Registerer) error {
 		}
 	}
 	return nil
-}
-
-// healthTracker keeps the recent hold latencies and outcomes for the health
-// document: a ring of the last observations. It is safe for concurrent use.
-type healthTracker struct {
-	now func() time.Time
-	mu  sync.Mutex // guards ring and next
-	// ring holds the recent observations, oldest overwritten first.
-	ring [4096]observation
-	next int
-}
-
-type observation struct {
-	at      time.Time
-	latency time.Duration
-	failed  bool
-}
-
-func newHealthTracker(now func() time.Time) *healthTracker { return &healthTracker{now: now} }
-
-// observe records one hold call. A conflict is an answer, not a failure.
-func (t *healthTracker) observe(d time.Duration, err error) {
-	failed := err != nil && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrNoSeats) && !errors.Is(err, ErrCapExceeded)
-	t.mu.Lock()
-	t.ring[t.next%len(t.ring)] = observation{at: t.now(), latency: d, failed: failed}
-	t.next++
-	t.mu.Unlock()
-}
-
-// window returns the latencies and failures of the last span.
-func (t *healthTracker) window(span time.Duration) (lat []time.Duration, failures int) {
-	cutoff := t.now().Add(-span)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, o := range t.ring {
-		if !o.at.IsZero() && o.at.After(cutoff) {
-			lat = append(lat, o.latency)
-			if o.failed {
-				failures++
-			}
-		}
-	}
-	return lat, failures
 }
