@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite of Foyer, on a fresh machine or in CI:
-#   1. provisions what the tests need (redis-server from Debian packages),
+#   1. provisions what the tests need: redis-server and chromium from Debian
+#      packages, axe-core from the npm registry into .cache/axe-core
+#      (ignored by git; nothing downloaded is committed),
 #   2. runs go vet and the race-enabled tests.
-# Tests that need Redis start their own throwaway redis-server; with
-# FOYER_REQUIRE_REDIS=1 (set here) they fail instead of skipping when it is
-# missing.
+# Tests that need Redis start their own throwaway redis-server; the browser
+# test starts its own headless chromium. With FOYER_REQUIRE_REDIS=1 and
+# FOYER_REQUIRE_BROWSER=1 (set here) they fail instead of skipping when what
+# they need is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +31,43 @@ fi
 # The Debian package starts a system instance; the tests never use it.
 redis-server --version
 
-export FOYER_REQUIRE_REDIS=1
+# The browser test (cmd/foyer/browser_test.go) drives a headless chromium;
+# the fonts make its screenshots legible.
+chromium_bin() {
+	command -v chromium || command -v chromium-browser || command -v google-chrome || true
+}
+if [ -z "$(chromium_bin)" ]; then
+	if ! apt_install chromium fonts-liberation; then
+		echo "test.sh: chromium is missing. Install it first, e.g.: sudo apt-get install chromium" >&2
+		exit 1
+	fi
+fi
+if ! "$(chromium_bin)" --version 2>/dev/null; then
+	echo "test.sh: $(chromium_bin) is installed but does not run" >&2
+	exit 1
+fi
+
+# axe-core checks the accessibility of the queue pages. It is fetched at a
+# pinned version (browsertest.AxeVersion) into a directory git ignores.
+axe_version=4.14.1
+axe_dir=.cache/axe-core
+axe_js="$axe_dir/node_modules/axe-core/axe.min.js"
+if ! grep -qs "\"version\": \"$axe_version\"" "$axe_dir/node_modules/axe-core/package.json"; then
+	if ! command -v npm >/dev/null 2>&1 && ! apt_install npm; then
+		echo "test.sh: npm is missing (needed to fetch axe-core). Install Node.js and npm first, e.g.: sudo apt-get install npm" >&2
+		exit 1
+	fi
+	echo "test.sh: fetching axe-core $axe_version from the npm registry into $axe_dir" >&2
+	npm install --prefix "$axe_dir" --no-save --no-package-lock --no-audit --no-fund \
+		--loglevel=error "axe-core@$axe_version" >/dev/null
+fi
+FOYER_AXE_JS="$(pwd)/$axe_js"
+echo "axe-core $axe_version: $FOYER_AXE_JS"
+# Screenshots of the browser test; CI may keep them as artifacts.
+FOYER_SCREENSHOTS="${FOYER_SCREENSHOTS:-$(pwd)/artifacts/screenshots}"
+export FOYER_AXE_JS FOYER_SCREENSHOTS
+
+export FOYER_REQUIRE_REDIS=1 FOYER_REQUIRE_BROWSER=1
 go version
 echo "== go vet"
 go vet ./...

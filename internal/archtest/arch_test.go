@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"seating/seatingtest": {"seating"},
 	"loadtest":            {},
 	"internal/redistest":  {},
+	"internal/testclock":  {},
 	"cmd/foyer":           {"*"},
 	"bench/cmd/baseline":  {"queue", "admission"},
 }
