@@ -9,31 +9,39 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/foyerhq/foyer/admission"
 	"github.com/foyerhq/foyer/queue"
 )
 
 // AdminHandler returns the handler of the admin listener: /livez and /readyz
-// for probes (no token), and, behind the bearer token, /metrics from
-// gatherer and the events API under /admin/v1/. Serve it on an address only
-// operators reach.
+// for probes and the console page at /admin/ (no token: the page holds no
+// data), and, behind the bearer token, /metrics from gatherer and the
+// events, history and audit API under /admin/v1/. Serve it on an address
+// only operators reach.
 func (p *Proxy) AdminHandler(token string, gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
 		writeAdminJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", p.readyz)
+	// The console page holds no data, so it is served without the token:
+	// it asks for the token and sends it with each call to the API.
+	mux.HandleFunc("GET /admin/{$}", serveConsole)
+	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	authed := http.NewServeMux()
 	authed.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	authed.HandleFunc("GET /admin/v1/events", p.adminListEvents)
 	authed.HandleFunc("GET /admin/v1/events/{event}", p.adminGetEvent)
 	authed.HandleFunc("PATCH /admin/v1/events/{event}", p.adminPatchEvent)
+	authed.HandleFunc("GET /admin/v1/events/{event}/history", p.adminHistory)
+	authed.HandleFunc("GET /admin/v1/audit", p.adminAudit)
 	authed.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, http.StatusNotFound, "not_found", "no such route")
 	})
@@ -71,38 +79,81 @@ func (p *Proxy) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// EventStatus is an event as the admin API shows it.
+// EventStatus is an event as the admin API shows it. Line figures are this
+// proxy's latest view of the shared line, at most Config.RefreshInterval
+// old.
 type EventStatus struct {
-	Name           string   `json:"name"`
-	Title          string   `json:"title"`
-	RatePerSecond  float64  `json:"rate_per_second"`
-	State          string   `json:"state"`
-	Serving        uint64   `json:"serving"`
-	Tail           uint64   `json:"tail"`
-	Waiting        uint64   `json:"waiting"`
-	Epoch          uint64   `json:"epoch"`
-	Origin         string   `json:"origin"`
-	PathPrefix     string   `json:"path_prefix"`
-	Hosts          []string `json:"hosts"`
-	SessionSeconds int64    `json:"session_duration_seconds"`
-	UpdatedAt      string   `json:"updated_at,omitempty"`
+	Name          string  `json:"name"`
+	Title         string  `json:"title"`
+	RatePerSecond float64 `json:"rate_per_second"`
+	// State is open, paused or sold_out (see lineState).
+	State   string `json:"state"`
+	Serving uint64 `json:"serving"`
+	Tail    uint64 `json:"tail"`
+	Waiting uint64 `json:"waiting"`
+	// MaxActive caps active sessions plus pending turns; 0 means no cap.
+	MaxActive      int    `json:"max_active"`
+	ActiveSessions uint64 `json:"active_sessions"`
+	PendingTurns   uint64 `json:"pending_turns"`
+	Abandoned      uint64 `json:"abandoned"`
+	// Prequeue reports a line awaiting the draw of its pre-queue, which
+	// PrequeueMembers joined before the sale start and Late after it.
+	Prequeue           bool     `json:"prequeue"`
+	PrequeueMembers    uint64   `json:"prequeue_members"`
+	Late               uint64   `json:"late"`
+	SessionTTLSeconds  float64  `json:"session_ttl_seconds"`
+	ClaimWindowSeconds float64  `json:"claim_window_seconds"`
+	Epoch              uint64   `json:"epoch"`
+	Origin             string   `json:"origin"`
+	PathPrefix         string   `json:"path_prefix"`
+	Hosts              []string `json:"hosts"`
+	SessionSeconds     int64    `json:"session_duration_seconds"`
+	UpdatedAt          string   `json:"updated_at,omitempty"`
+	// StoreUp reports whether this proxy's last refresh of the line reached
+	// the store.
+	StoreUp bool `json:"store_up"`
+	// SeatsLeft is the seats left as the adaptive controller last read them;
+	// absent when unknown.
+	SeatsLeft *int64 `json:"seats_left,omitempty"`
+	// Controller is the adaptive controller's status; absent when the event
+	// has no adaptive control.
+	Controller *ControllerStatus `json:"controller,omitempty"`
+	// OriginStatus is how the origin answers this proxy's forwards.
+	OriginStatus OriginStatus `json:"origin_health"`
+}
+
+// lineState names the admission state of a control as the admin API and
+// the console show it. Sold out wins over paused: a sold-out line stays
+// stopped whatever else is set.
+func lineState(c queue.Control) string {
+	switch {
+	case c.SoldOut:
+		return "sold_out"
+	case c.Paused:
+		return "paused"
+	}
+	return "open"
 }
 
 func (ev *event) status() EventStatus {
 	s := ev.line()
-	st := "open"
-	if s.Control.Paused {
-		st = "paused"
-	}
 	hosts := ev.cfg.Hosts
 	if hosts == nil {
 		hosts = []string{}
 	}
+	sig := ev.signals()
 	es := EventStatus{
-		Name: ev.cfg.Name, Title: ev.cfg.Title, RatePerSecond: s.Control.RatePerSecond, State: st,
-		Serving: s.Serving, Tail: s.Tail, Waiting: s.Waiting(), Epoch: s.Epoch,
-		Origin: ev.cfg.Origin, PathPrefix: ev.cfg.PathPrefix, Hosts: hosts,
+		Name: ev.cfg.Name, Title: ev.cfg.Title, RatePerSecond: s.Control.RatePerSecond, State: lineState(s.Control),
+		Serving: s.Serving, Tail: s.Tail, Waiting: s.Waiting(),
+		MaxActive: s.Control.MaxActive, ActiveSessions: s.Active, PendingTurns: s.Pending, Abandoned: s.Abandoned,
+		Prequeue: s.Prequeue, PrequeueMembers: s.Members, Late: s.Late,
+		SessionTTLSeconds:  s.Control.SessionTTL.Seconds(),
+		ClaimWindowSeconds: s.Control.ClaimWindow.Seconds(),
+		Epoch:              s.Epoch,
+		Origin:             ev.cfg.Origin, PathPrefix: ev.cfg.PathPrefix, Hosts: hosts,
 		SessionSeconds: int64(ev.cfg.SessionDuration / time.Second),
+		StoreUp:        ev.storeOK.Load(),
+		SeatsLeft:      sig.seatsLeft, Controller: sig.controller, OriginStatus: sig.origin,
 	}
 	if !s.At.IsZero() {
 		es.UpdatedAt = s.At.UTC().Format(time.RFC3339Nano)
@@ -127,67 +178,192 @@ func (p *Proxy) adminGetEvent(w http.ResponseWriter, r *http.Request) {
 	writeAdminJSON(w, http.StatusOK, ev.status())
 }
 
+// maxActiveLimit bounds max_active: far above what one origin serves, low
+// enough to catch a typo.
+const maxActiveLimit = 10_000_000
+
 // eventPatch is the body of PATCH /admin/v1/events/{event}; absent fields
 // are left as they are.
 type eventPatch struct {
 	RatePerSecond *float64 `json:"rate_per_second"`
+	MaxActive     *int64   `json:"max_active"`
 	State         *string  `json:"state"`
 }
 
-func (p *Proxy) adminPatchEvent(w http.ResponseWriter, r *http.Request) {
-	ev, ok := p.byName[r.PathValue("event")]
-	if !ok {
-		writeAdminError(w, http.StatusNotFound, "unknown_event", "no such event")
-		return
+// apply returns c changed as p asks and the changes for the audit log, or a
+// *patchError naming the first field that cannot be applied.
+func (p eventPatch) apply(c queue.Control) (queue.Control, []AuditChange, *patchError) {
+	next := c
+	var changes []AuditChange
+	if p.RatePerSecond != nil {
+		changes = append(changes, AuditChange{Field: "rate_per_second", Before: c.RatePerSecond, After: *p.RatePerSecond})
+		// JSON has no NaN or infinities, so the range is all to check.
+		if r := *p.RatePerSecond; r < 0 || r > maxRate {
+			return c, changes, fieldError("rate_per_second: must be between 0 and %g, got %v", float64(maxRate), r)
+		}
+		next.RatePerSecond = *p.RatePerSecond
 	}
-	var patch eventPatch
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&patch); err != nil {
-		writeAdminError(w, http.StatusBadRequest, "invalid_body", "body must be a JSON object with rate_per_second and/or state: "+err.Error())
-		return
+	if p.MaxActive != nil {
+		changes = append(changes, AuditChange{Field: "max_active", Before: c.MaxActive, After: *p.MaxActive})
+		if n := *p.MaxActive; n < 0 || n > maxActiveLimit {
+			return c, changes, fieldError("max_active: must be between 0 (no cap) and %d, got %d", maxActiveLimit, n)
+		}
+		next.MaxActive = int(*p.MaxActive)
 	}
-	cur := ev.line().Control
-	pol := admission.Policy{RatePerSecond: cur.RatePerSecond, Paused: cur.Paused}
-	if patch.RatePerSecond != nil {
-		pol.RatePerSecond = *patch.RatePerSecond
-	}
-	if patch.State != nil {
-		switch *patch.State {
+	if p.State != nil {
+		changes = append(changes, AuditChange{Field: "state", Before: lineState(c), After: *p.State})
+		// The state asked for is the state that results: open clears both
+		// stops (so it reopens a sold-out line), paused reopens a sold-out
+		// line but holds admission, sold_out keeps the pause flag for when it
+		// is reopened.
+		switch *p.State {
 		case "open":
-			pol.Paused = false
+			next.Paused, next.SoldOut = false, false
 		case "paused":
-			pol.Paused = true
+			next.Paused, next.SoldOut = true, false
+		case "sold_out":
+			next.SoldOut = true
 		default:
-			writeAdminError(w, http.StatusBadRequest, "invalid_field", fmt.Sprintf("state: %q is not one of open, paused", *patch.State))
-			return
+			return c, changes, fieldError("state: %q is not one of open, paused, sold_out", *p.State)
 		}
 	}
-	if err := pol.Validate(); err != nil {
-		writeAdminError(w, http.StatusBadRequest, "invalid_field", err.Error())
+	if len(changes) == 0 {
+		return c, nil, &patchError{"invalid_body", "the body names no field to change: give rate_per_second, max_active and/or state"}
+	}
+	return next, changes, nil
+}
+
+// decodePatch reads the body of a PATCH, or says what is wrong with it.
+func decodePatch(r io.Reader) (eventPatch, *patchError) {
+	var patch eventPatch
+	dec := json.NewDecoder(io.LimitReader(r, 64<<10))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&patch)
+	if err == nil && dec.More() {
+		err = errors.New("more than one JSON value")
+	}
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return patch, nil
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		return patch, &patchError{"invalid_field", fmt.Sprintf("%s: want a %s, got a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)}
+	}
+	return patch, &patchError{"invalid_body", "body must be a JSON object with rate_per_second, max_active and/or state: " + err.Error()}
+}
+
+// patchError is why the API rejects a PATCH, with its error code.
+type patchError struct{ code, msg string }
+
+func fieldError(format string, args ...any) *patchError {
+	return &patchError{"invalid_field", fmt.Sprintf(format, args...)}
+}
+
+// jsonKind names a Go kind as JSON calls it.
+func jsonKind(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"):
+		return "whole number"
+	case strings.HasPrefix(kind, "float"):
+		return "number"
+	}
+	return kind
+}
+
+// adminPatchEvent changes an event's admission control in one store call,
+// so every proxy sharing the store applies it at its next refresh, and
+// records the request in the audit log whatever its outcome.
+func (p *Proxy) adminPatchEvent(w http.ResponseWriter, r *http.Request) {
+	entry := AuditEntry{
+		Actor:      actorName(r.Header.Get("X-Foyer-Actor")),
+		RemoteAddr: r.RemoteAddr,
+		Event:      truncate(r.PathValue("event"), 100),
+		Changes:    []AuditChange{},
+	}
+	answer := func(status int, code, msg string) {
+		entry.At, entry.Status = time.Now().UTC(), status
+		switch {
+		case status < 400:
+			entry.Outcome = auditApplied
+		case status < 500:
+			entry.Outcome, entry.Error = auditRejected, msg
+		default:
+			entry.Outcome, entry.Error = auditFailed, msg
+		}
+		p.admin().audit.record(p.log, entry)
+		if status >= 400 {
+			writeAdminError(w, status, code, msg)
+		}
+	}
+	ev, ok := p.byName[r.PathValue("event")]
+	if !ok {
+		answer(http.StatusNotFound, "unknown_event", "no such event")
 		return
 	}
-	if pol.RatePerSecond > maxRate {
-		writeAdminError(w, http.StatusBadRequest, "invalid_field", fmt.Sprintf("rate_per_second: must be at most %g", float64(maxRate)))
+	patch, perr := decodePatch(r.Body)
+	if perr != nil {
+		answer(http.StatusBadRequest, perr.code, perr.msg)
+		return
+	}
+	// Only the fields the patch names change: the rest of the control
+	// (session TTL, claim window, and what another proxy set since this
+	// one's last refresh of the line) is written back as this proxy last
+	// saw it.
+	cur := ev.line().Control
+	next, changes, perr := patch.apply(cur)
+	if changes != nil {
+		entry.Changes = changes
+	}
+	if perr != nil {
+		answer(http.StatusBadRequest, perr.code, perr.msg)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.StoreTimeout)
 	defer cancel()
-	st, err := p.store.SetControl(ctx, ev.cfg.Name, queue.Control{RatePerSecond: pol.RatePerSecond, Paused: pol.Paused}, ev.seed())
+	st, err := p.store.SetControl(ctx, ev.cfg.Name, next, ev.seed())
 	if err != nil {
 		p.m.storeErrors.WithLabelValues("set_control").Inc()
 		status, code := http.StatusBadGateway, "store_error"
 		if errors.Is(err, queue.ErrUnavailable) {
 			status, code = http.StatusServiceUnavailable, "store_unavailable"
 		}
-		writeAdminError(w, status, code, "the change was not saved: "+err.Error())
+		answer(status, code, "the change was not saved: "+err.Error())
 		return
 	}
 	ev.observe(st)
-	p.log.Info("admission changed", "event", ev.cfg.Name, "by", r.RemoteAddr,
-		"rate_per_second", pol.RatePerSecond, "paused", pol.Paused,
-		"was_rate_per_second", cur.RatePerSecond, "was_paused", cur.Paused)
+	answer(http.StatusOK, "", "")
 	writeAdminJSON(w, http.StatusOK, ev.status())
+}
+
+// adminAudit answers GET /admin/v1/audit: the latest audit entries of this
+// process, newest first, of ?event= (default all) up to ?limit= (default and
+// most auditCapacity).
+func (p *Proxy) adminAudit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := auditCapacity
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > auditCapacity {
+			writeAdminError(w, http.StatusBadRequest, "invalid_field", fmt.Sprintf("limit: want a whole number from 1 to %d, got %q", auditCapacity, v))
+			return
+		}
+		limit = n
+	}
+	writeAdminJSON(w, http.StatusOK, map[string]any{
+		"capacity": auditCapacity,
+		"entries":  p.admin().audit.list(q.Get("event"), limit),
+	})
+}
+
+// truncate cuts s to at most n bytes, at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func writeAdminJSON(w http.ResponseWriter, status int, v any) {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -61,6 +62,9 @@ func (p *Proxy) serveAPI(ctx *fasthttp.RequestCtx, rest []byte, now time.Time) r
 		}
 		p.serveStatus(ctx, ev, now, false)
 		return routeStatus
+	case "preview":
+		p.servePreview(ctx, ev, now) // template.go
+		return routePage
 	case "stream":
 		if !ctx.IsGet() {
 			methodNotAllowed(ctx, "GET")
@@ -68,6 +72,13 @@ func (p *Proxy) serveAPI(ctx *fasthttp.RequestCtx, rest []byte, now time.Time) r
 		}
 		p.serveStream(ctx, ev, now)
 		return routeStream
+	case "draw":
+		if !ctx.IsGet() && !ctx.IsHead() {
+			methodNotAllowed(ctx, "GET, HEAD")
+			return routeStatus
+		}
+		p.serveDraw(ctx, ev)
+		return routeStatus
 	}
 	writeError(ctx, fasthttp.StatusNotFound, "not_found", "no such route")
 	return routeNotFound
@@ -124,39 +135,83 @@ type visit struct {
 	position  uint64
 	token     string // admission token, when admitted
 	joinError error  // the store could not be reached to join
+
+	closed   bool   // the event is not open yet (opensAt) or the sale ended
+	soldOut  bool   // the store refused a join or a claim: sold out
+	turnOver bool   // the store refused a claim: the turn is over
+	notice   string // a notice for this visitor only (turn_expired)
 }
+
+// Notice codes of the status document: why the estimate may have grown.
+const noticeTurnExpired = "turn_expired"
 
 // place resolves the request's place in ev's line, joining when the request
 // has no ticket and mayJoin, or when its ticket's place was lost with the
-// store's state. It returns false after answering a bad ticket itself.
+// store's state, or when a pre-queue ticket's line has been drawn. It
+// returns false after answering a bad ticket itself.
 func (p *Proxy) place(ctx *fasthttp.RequestCtx, ev *event, now time.Time, mayJoin, html bool) (visit, bool) {
 	var v visit
+	if ev.closedAt(now) {
+		// Before the line opens and after the sale ends nobody takes a
+		// place; tickets and tokens already issued are left as they are.
+		v.closed, v.line = true, ev.line()
+		return v, true
+	}
 	t, raw, err := p.readTicket(ctx, ev)
+	if mayJoin || html {
+		lane, visitor, invited, ierr := ev.lanes.invitation(ctx, ev.cfg.Name, now)
+		switch {
+		case ierr != nil:
+			writeError(ctx, fasthttp.StatusForbidden, "invalid_invite", ierr.Error())
+			return v, false
+		case invited && (err != nil || t.Visitor != visitor):
+			// An invitation is a place of its own, whatever place
+			// the visitor had before.
+			return p.join(ctx, ev, now, visitor, lane), true
+		}
+	}
 	switch {
 	case err == nil:
 		v.ticket = t
 		v.line = ev.line()
 		v.standing, v.position = v.line.Place(t)
-		if v.standing != queue.Lost {
+		switch {
+		case v.standing == queue.Pre && !v.line.Prequeue:
+			// The pre-queue was drawn: joining again returns the
+			// number the draw gave.
+			return p.join(ctx, ev, now, t.Visitor, ev.lanes.open), true
+		case v.standing != queue.Lost:
 			v.signed = raw
 			break
+		default:
+			p.m.lostTickets.Inc()
+			return p.join(ctx, ev, now, t.Visitor, ev.laneOf(t)), true
 		}
-		p.m.lostTickets.Inc()
-		return p.join(ctx, ev, now, t.Visitor), true
 	case err == errNoTicket && !mayJoin:
 		writeError(ctx, fasthttp.StatusBadRequest, "ticket_required", "join the line first: POST /_foyer/v1/events/"+ev.cfg.Name+"/join")
 		return v, false
+	case ev.lanes.open < 0:
+		writeError(ctx, fasthttp.StatusForbidden, "invite_required", errInviteRequired.Error())
+		return v, false
 	case err == errNoTicket, html:
 		// A browser with a broken ticket cookie simply takes a new place.
-		return p.join(ctx, ev, now, requestedVisitor(ctx)), true
+		return p.join(ctx, ev, now, requestedVisitor(ctx), ev.lanes.open), true
 	default:
 		writeError(ctx, fasthttp.StatusUnauthorized, "invalid_ticket", "queue ticket rejected: "+ticketReason(err)+"; join again")
 		return v, false
 	}
 	if v.standing == queue.Turn {
-		p.admit(ctx, ev, &v, now)
+		return p.admit(ctx, ev, v, now), true
 	}
 	return v, true
+}
+
+// closedAt reports whether ev takes nobody in line at now: before its
+// pre-queue opens or from the end of its sale.
+func (ev *event) closedAt(now time.Time) bool {
+	c := &ev.cfg
+	return (!c.PrequeueOpensAt.IsZero() && now.Before(c.PrequeueOpensAt)) ||
+		(!c.SaleEndsAt.IsZero() && !now.Before(c.SaleEndsAt))
 }
 
 // requestedVisitor returns the visitor id an app asked for (so its retries
@@ -164,21 +219,37 @@ func (p *Proxy) place(ctx *fasthttp.RequestCtx, ev *event, now time.Time, mayJoi
 // to guess: it names the place in the line.
 func requestedVisitor(ctx *fasthttp.RequestCtx) string {
 	id := ctx.Request.Header.Peek(headerVisitor)
-	if len(id) >= 16 && queue.ValidVisitor(string(id)) {
+	// Ids of invitations' places are the proxy's to give (lanes.go).
+	if len(id) >= 16 && queue.ValidVisitor(string(id)) && !bytes.HasPrefix(id, []byte(invitedPrefix)) {
 		return string(id)
 	}
 	return ""
 }
 
-// join gives the visitor (a new one when visitor is "") a place in ev's line
-// and sets the ticket cookie. Joining is idempotent per visitor in the store.
-func (p *Proxy) join(ctx *fasthttp.RequestCtx, ev *event, now time.Time, visitor string) visit {
+// laneOf is the lane index of ticket t's number, for joining again in the
+// same lane.
+func (ev *event) laneOf(t queue.Ticket) int {
+	if s := ev.line(); s.Lanes != nil && t.Seq != 0 {
+		return s.Lanes.Lane(t.Seq)
+	}
+	return max(ev.lanes.open, 0)
+}
+
+// join gives the visitor (a new one when visitor is "") a place in lane of
+// ev's line and sets the ticket cookie. Joining is idempotent per visitor
+// in the store.
+func (p *Proxy) join(ctx *fasthttp.RequestCtx, ev *event, now time.Time, visitor string, lane int) visit {
 	if visitor == "" {
 		visitor = queue.NewVisitorID()
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), p.cfg.StoreTimeout)
 	defer cancel()
-	entry, err := p.store.Join(sctx, ev.cfg.Name, visitor, ev.seed())
+	seed := ev.seed()
+	seed.Lane = max(lane, 0)
+	entry, err := p.store.Join(sctx, ev.cfg.Name, visitor, seed)
+	if errors.Is(err, queue.ErrSoldOut) {
+		return visit{soldOut: true, line: ev.line()}
+	}
 	if err != nil {
 		ev.em.joinErrors.Inc()
 		p.m.storeErrors.WithLabelValues("join").Inc()
@@ -199,17 +270,30 @@ func (p *Proxy) join(ctx *fasthttp.RequestCtx, ev *event, now time.Time, visitor
 	v.standing, v.position = v.line.Place(v.ticket)
 	p.setCookie(ctx, ev.cookieTicket, v.signed, ticketMaxAge)
 	if v.standing == queue.Turn {
-		p.admit(ctx, ev, &v, now)
+		return p.admit(ctx, ev, v, now)
 	}
 	return v
 }
 
-// admit issues the admission token of a visitor whose turn has come and sets
-// it as a cookie for browsers.
-func (p *Proxy) admit(ctx *fasthttp.RequestCtx, ev *event, v *visit, now time.Time) {
-	if p.issueToken(ev, v, now) {
+// admit claims the turn of a visitor whose turn has come, issues the
+// admission token and sets it as a cookie for browsers. A turn that is over
+// (abandoned, or its session ended) gets a new place at the tail.
+func (p *Proxy) admit(ctx *fasthttp.RequestCtx, ev *event, v visit, now time.Time) visit {
+	if !p.claim(ev, &v) {
+		if v.turnOver {
+			ev.em.turnsOver.Inc()
+			nv := p.join(ctx, ev, now, v.ticket.Visitor, ev.laneOf(v.ticket))
+			if nv.joinError == nil && !nv.soldOut {
+				nv.notice = noticeTurnExpired
+			}
+			return nv
+		}
+		return v
+	}
+	if p.issueToken(ev, &v, now) {
 		p.setCookie(ctx, ev.cookieAdmission, []byte(v.token), ev.cfg.SessionDuration)
 	}
+	return v
 }
 
 // issueToken sets v.token to a new admission token and reports whether it
@@ -284,6 +368,12 @@ func stateName(v *visit) string {
 	switch {
 	case v.token != "":
 		return "admitted"
+	case v.closed:
+		return "closed"
+	case v.soldOut || v.line.Control.SoldOut:
+		return "sold_out"
+	case v.standing == queue.Pre:
+		return "prequeue"
 	case v.line.Control.Paused:
 		return "paused"
 	}
@@ -298,13 +388,15 @@ const (
 
 // noticeOf is the notice code of a line for a visitor still waiting, or ""
 // when there is none. Whether the rate fell since a given fan's previous
-// poll is not knowable without per-fan state, so rate_lowered compares
-// with the event's configured rate instead.
+// poll is not knowable without per-fan state, so rate_lowered says that the
+// rate in force is below the event's configured one, or that the observed
+// rate fell well below its recent level (estimate.go): either way, waits
+// are growing.
 func noticeOf(ev *event, s queue.State) string {
 	switch {
 	case s.Control.Paused:
 		return noticePaused
-	case s.Control.RatePerSecond < ev.cfg.RatePerSecond:
+	case s.Control.RatePerSecond < ev.cfg.RatePerSecond, ev.est.falling():
 		return noticeRateLowered
 	}
 	return ""
@@ -330,33 +422,80 @@ func (p *Proxy) appendStatus(dst []byte, ev *event, v *visit, redirect []byte) [
 	dst = appendJSONString(dst, state)
 	dst = append(dst, `,"serving":`...)
 	dst = strconv.AppendUint(dst, v.line.Serving, 10)
-	if state == "admitted" {
+	switch state {
+	case "admitted":
 		dst = append(dst, `,"admission_token":`...)
 		dst = appendJSONString(dst, v.token)
 		dst = append(dst, `,"redirect":`...)
 		dst = appendJSONString(dst, redirect)
-	} else {
+	case "closed", "sold_out", "prequeue":
+		dst = p.appendUnnumbered(dst, ev, v, state)
+	default:
 		dst = append(dst, `,"position":`...)
 		dst = strconv.AppendUint(dst, v.position, 10)
 		dst = append(dst, `,"ahead":`...)
 		dst = strconv.AppendUint(dst, v.position-1, 10)
-		eta, known := policyOf(v.line).Wait(v.position)
-		dst = append(dst, `,"eta_known":`...)
-		dst = strconv.AppendBool(dst, known)
-		if known {
-			dst = append(dst, `,"eta_seconds":`...)
-			dst = strconv.AppendInt(dst, int64((eta+time.Second-1)/time.Second), 10)
+		w := ev.est.estimate(v.line, v.position) // estimate.go
+		eta, known := w.Wait, w.Known
+		dst = appendETA(dst, w)
+		if name := ev.lanes.name(v.line, v.ticket.Seq); name != "" {
+			dst = append(dst, `,"lane":`...)
+			dst = appendJSONString(dst, name)
 		}
-		if n := noticeOf(ev, v.line); n != "" {
+		if n := cmp.Or(v.notice, noticeOf(ev, v.line)); n != "" {
 			dst = append(dst, `,"notice":`...)
 			dst = appendJSONString(dst, n)
 		}
 		dst = append(dst, `,"refresh_after_ms":`...)
 		dst = strconv.AppendInt(dst, refreshAfter(eta, known).Milliseconds(), 10)
 	}
-	dst = append(dst, `,"ticket":`...)
-	dst = appendJSONString(dst, v.signed)
+	if len(v.signed) > 0 {
+		dst = append(dst, `,"ticket":`...)
+		dst = appendJSONString(dst, v.signed)
+	}
 	return append(dst, '}')
+}
+
+// appendUnnumbered appends the fields of the states without a position:
+// closed (with opens_at before the line opens), sold_out, and prequeue
+// (sale_starts_at and the member id under which the visitor is drawn).
+func (p *Proxy) appendUnnumbered(dst []byte, ev *event, v *visit, state string) []byte {
+	now := p.clock(time.Time{})
+	var next time.Duration // how long until something changes
+	switch state {
+	case "closed":
+		if t := ev.cfg.PrequeueOpensAt; !t.IsZero() && now.Before(t) {
+			dst = append(dst, `,"opens_at":`...)
+			dst = appendTime(dst, t)
+			next = t.Sub(now)
+		} else {
+			next = time.Minute
+		}
+	case "sold_out":
+		// An operator may reopen the sale if seats come back.
+		next = 30 * time.Second
+	case "prequeue":
+		dst = append(dst, `,"sale_starts_at":`...)
+		dst = appendTime(dst, ev.cfg.SaleStartsAt)
+		dst = append(dst, `,"member":`...)
+		dst = appendJSONString(dst, queue.MemberID(v.ticket.Visitor))
+		next = ev.cfg.SaleStartsAt.Sub(now)
+	}
+	if n := v.notice; n != "" {
+		dst = append(dst, `,"notice":`...)
+		dst = appendJSONString(dst, n)
+	}
+	// Poll again when something changes, at most every 10 s and at least
+	// every second, with the same ±20 % jitter as waiting fans.
+	dst = append(dst, `,"refresh_after_ms":`...)
+	return strconv.AppendInt(dst, refreshAfter(next, true).Milliseconds(), 10)
+}
+
+// appendTime appends t as a JSON string in RFC 3339, UTC.
+func appendTime(dst []byte, t time.Time) []byte {
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, time.RFC3339)
+	return append(dst, '"')
 }
 
 // policyOf is the admission policy in force for a line.

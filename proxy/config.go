@@ -90,6 +90,38 @@ type Event struct {
 	SessionDuration time.Duration
 	// Title is the event's name as fans see it on the queue page. Default Name.
 	Title string
+	// Page brands the event's queue page (template.go, docs/branding.md).
+	Page PageConfig
+	// PrequeueOpensAt, SaleStartsAt and SaleEndsAt schedule the on-sale;
+	// each may be zero. Before PrequeueOpensAt the event answers "not open
+	// yet" and takes nobody in line. With SaleStartsAt, visitors who come
+	// before it join a pre-queue and get no number; at SaleStartsAt the
+	// pre-queue is put in a uniformly random order by a verifiable draw
+	// (queue.DrawAlgorithm), and later arrivals queue behind it, first come
+	// first served. From SaleEndsAt the line is closed: nobody more is
+	// admitted; admitted visitors keep their sessions.
+	PrequeueOpensAt, SaleStartsAt, SaleEndsAt time.Time
+	// MaxActive caps the visitors let in at once: active sessions plus
+	// turns granted and not yet claimed. Zero means no cap. It can be
+	// changed live through the admin API.
+	MaxActive int
+	// ClaimWindow is how long a turn waits for its visitor under a cap
+	// before it is abandoned and its slot goes to the next in line.
+	// Default 2m.
+	ClaimWindow time.Duration
+	// SessionMax bounds a session with its renewals: an admitted visitor
+	// active on the site gets a fresh admission token when half of the
+	// current one's SessionDuration has passed, until SessionMax after the
+	// session began. Default 4 × SessionDuration.
+	SessionMax time.Duration
+	// NoRenewal turns session renewal off: a session lasts SessionDuration.
+	NoRenewal bool
+	// Lanes, when set, split the event's admissions between weighted lanes
+	// entered with invite codes or signed enqueue tokens (Lane).
+	Lanes []Lane
+	// Adaptive, when set, moves the rate with the seating core's health and
+	// the inventory (AdaptiveConfig); RatePerSecond is the starting rate.
+	Adaptive *AdaptiveConfig
 }
 
 // Defaults returns c with every zero field set to its default.
@@ -129,6 +161,13 @@ func (c Config) Defaults() Config {
 		if e.Title == "" {
 			e.Title = e.Name
 		}
+		if e.ClaimWindow == 0 {
+			e.ClaimWindow = 2 * time.Minute
+		}
+		if e.SessionMax == 0 {
+			e.SessionMax = 4 * e.SessionDuration
+		}
+		applyAdaptiveDefaults(&e)
 		events[i] = e
 	}
 	c.Events = events
@@ -203,8 +242,29 @@ func (c Config) Validate() error {
 		if math.IsNaN(e.RatePerSecond) || math.IsInf(e.RatePerSecond, 0) || e.RatePerSecond < 0 || e.RatePerSecond > maxRate {
 			return fe(f+".rate_per_second", "must be between 0 and %g, got %v", float64(maxRate), e.RatePerSecond)
 		}
+		if err := validateAdaptive(f, e); err != nil {
+			return err
+		}
 		if e.SessionDuration < time.Minute || e.SessionDuration > 24*time.Hour {
 			return fe(f+".session_duration", "must be between 1m and 24h, got %v", e.SessionDuration)
+		}
+		if err := e.Page.validate(f+".page", e); err != nil {
+			return err
+		}
+		if e.SessionMax < e.SessionDuration || e.SessionMax > 7*24*time.Hour {
+			return fe(f+".session_max", "must be between session_duration (%v) and 168h, got %v", e.SessionDuration, e.SessionMax)
+		}
+		if e.MaxActive < 0 {
+			return fe(f+".max_active", "must not be negative, got %d", e.MaxActive)
+		}
+		if e.ClaimWindow < 5*time.Second || e.ClaimWindow > time.Hour {
+			return fe(f+".claim_window", "must be between 5s and 1h, got %v", e.ClaimWindow)
+		}
+		if err := checkSchedule(f, e); err != nil {
+			return err
+		}
+		if err := validateLanes(f, e); err != nil {
+			return err
 		}
 		hosts := e.Hosts
 		if len(hosts) == 0 {
@@ -224,23 +284,52 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// checkSchedule checks that the times an event sets come in order.
+func checkSchedule(f string, e Event) error {
+	times := []struct {
+		name string
+		t    time.Time
+	}{{"prequeue_opens_at", e.PrequeueOpensAt}, {"sale_starts_at", e.SaleStartsAt}, {"sale_ends_at", e.SaleEndsAt}}
+	var prev string
+	var prevT time.Time
+	for _, x := range times {
+		if x.t.IsZero() {
+			continue
+		}
+		if prev != "" && !x.t.After(prevT) {
+			return &FieldError{Field: f + "." + x.name, Err: fmt.Errorf("%s must be after %s (%s)", x.t.Format(time.RFC3339), prev, prevT.Format(time.RFC3339))}
+		}
+		prev, prevT = x.name, x.t
+	}
+	return nil
+}
+
 // maxRate bounds rate_per_second: far above what one line can serve, low
 // enough that rate × elapsed stays exact in float64.
 const maxRate = 1e6
 
-func checkOrigin(s string) error {
+// checkHTTPURL checks that s is an http or https URL with a host.
+func checkHTTPURL(s string) (*url.URL, error) {
 	if s == "" {
-		return errors.New("is required")
+		return nil, errors.New("is required")
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL: %v", s, err)
+		return nil, fmt.Errorf("%q is not a URL: %v", s, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q: scheme must be http or https", s)
+		return nil, fmt.Errorf("%q: scheme must be http or https", s)
 	}
 	if u.Host == "" {
-		return fmt.Errorf("%q has no host", s)
+		return nil, fmt.Errorf("%q has no host", s)
+	}
+	return u, nil
+}
+
+func checkOrigin(s string) error {
+	u, err := checkHTTPURL(s)
+	if err != nil {
+		return err
 	}
 	if u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
 		return fmt.Errorf("%q must be a scheme and host only, without path or query", s)

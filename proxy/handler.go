@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/foyerhq/foyer/admission"
 )
 
 // Cookie and header names of the public contract. Cookie names carry the
@@ -37,9 +35,13 @@ func (p *Proxy) Handler(ctx *fasthttp.RequestCtx) {
 	if start.IsZero() { // a RequestCtx that did not come from a server
 		start = time.Now()
 	}
+	now := start
+	if p.now != nil {
+		now = p.now()
+	}
 	path := ctx.Path()
 	if bytes.HasPrefix(path, []byte(reservedPrefix)) {
-		r := p.serveAPI(ctx, path[len(reservedPrefix):], start)
+		r := p.serveAPI(ctx, path[len(reservedPrefix):], now)
 		p.m.observe(r, start)
 		return
 	}
@@ -49,7 +51,7 @@ func (p *Proxy) Handler(ctx *fasthttp.RequestCtx) {
 		p.m.observe(routeNotFound, start)
 		return
 	}
-	p.m.observe(p.gate(ctx, ev, start), start)
+	p.m.observe(p.gate(ctx, ev, now), start)
 }
 
 // recoverPanic turns a panic of the handler into a logged 500.
@@ -108,13 +110,18 @@ func (p *Proxy) gate(ctx *fasthttp.RequestCtx, ev *event, now time.Time) routeNa
 	tok, fromCookie := admissionToken(ctx, ev)
 	if tok != nil {
 		claims, err := p.tokens.Verify(tok, ev.cfg.Name, now)
+		if err == nil && ev.sess.ended(claims.Visitor, now) {
+			err = errSessionEnded
+		}
 		if err == nil {
+			p.renew(ctx, ev, &claims, fromCookie, now)
 			p.forward(ctx, ev, claims.Visitor)
+			p.endIfAsked(ctx, ev, claims.Visitor, fromCookie, now)
 			return routeForward
 		}
-		p.m.rejected(kindAdmission, admission.Reason(err))
+		p.m.rejected(kindAdmission, admissionReason(err))
 		if !wantsHTML(ctx) {
-			writeError(ctx, fasthttp.StatusUnauthorized, "invalid_admission", "admission token rejected: "+admission.Reason(err))
+			writeError(ctx, fasthttp.StatusUnauthorized, "invalid_admission", "admission token rejected: "+admissionReason(err))
 			return routeGate
 		}
 		if fromCookie {
@@ -173,8 +180,13 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, ev *event, visitor string) {
 	req.Header.Set(headerEvent, ev.cfg.Name)
 	p.setForwarded(ctx)
 	resp := &ctx.Response
+	began := time.Now()
 	err := ev.origin.DoTimeout(req, resp, p.cfg.OriginTimeout)
+	// The adaptive controller follows what the origin's answers cost,
+	// failures included: an origin that times out is the slowest of all.
+	took := time.Since(began)
 	if err != nil {
+		ev.ad.meter.observe(took, true)
 		resp.Reset()
 		kind, status := originErrorKind(err)
 		ev.em.originErrors(kind).Inc()
@@ -188,6 +200,11 @@ func (p *Proxy) forward(ctx *fasthttp.RequestCtx, ev *event, visitor string) {
 		removeHopHeaders(&resp.Header)
 	}
 	ev.em.forwarded.Inc()
+	failed := resp.StatusCode() >= fasthttp.StatusInternalServerError
+	ev.ad.meter.observe(took, failed)
+	if failed {
+		ev.em.originErrors("status_5xx").Inc()
+	}
 }
 
 // headerSet is the part of fasthttp's request and response headers that

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,49 +59,93 @@ func TestLanguagesAreComplete(t *testing.T) {
 		}
 		for i := range v.NumField() {
 			name, s, ref := v.Type().Field(i).Name, v.Field(i).String(), en.Field(i).String()
-			if s == "" {
+			if s == "" && name != "Footer" {
 				t.Errorf("%s: %s is empty", tag, name)
 			}
-			for _, ph := range []string{"{n}", "{h}", "{m}"} {
-				if strings.Contains(ref, ph) != strings.Contains(s, ph) {
-					t.Errorf("%s: %s = %q, want placeholder %s as in English %q", tag, name, s, ph, ref)
-				}
+			want, got := placeholder.FindAllString(ref, -1), placeholder.FindAllString(s, -1)
+			slices.Sort(want)
+			slices.Sort(got)
+			if !slices.Equal(want, got) {
+				t.Errorf("%s: %s = %q has placeholders %v, want %v as in English %q", tag, name, s, got, want, ref)
 			}
 		}
 	}
-	for _, want := range []string{"en", "zh", "es", "fr", "de"} {
+	for _, want := range languageTags {
 		if languages[want] == nil {
 			t.Errorf("language %s missing", want)
 		}
 	}
+	if len(languages) != len(languageTags) {
+		t.Errorf("languageTags lists %d languages, languages has %d", len(languageTags), len(languages))
+	}
 }
 
 func TestETAText(t *testing.T) {
+	about := func(d time.Duration) waitEstimate {
+		return waitEstimate{Known: true, Wait: d, Low: d * 19 / 20, High: d * 21 / 20}
+	}
+	span := func(lo, d, hi time.Duration) waitEstimate {
+		return waitEstimate{Known: true, Wait: d, Low: lo, High: hi}
+	}
 	cases := []struct {
-		lang          string
-		eta           time.Duration
-		known, paused bool
-		want          string
+		lang   string
+		w      waitEstimate
+		paused bool
+		want   string
 	}{
-		{"en", 0, false, true, "Paused"},
-		{"en", 0, false, false, "Unknown"},
-		{"en", 20 * time.Second, true, false, "Less than a minute"},
-		{"en", 80 * time.Second, true, false, "About 1 minute"},
-		{"en", 7 * time.Minute, true, false, "About 7 minutes"},
-		{"en", 60 * time.Minute, true, false, "About 1 hour"},
-		{"en", 120 * time.Minute, true, false, "About 2 hours"},
-		{"en", 95 * time.Minute, true, false, "About 1 h 35 min"},
-		{"de", 7 * time.Minute, true, false, "Etwa 7 Minuten"},
-		{"fr", 20 * time.Second, true, false, "Moins d'une minute"},
-		{"es", 7 * time.Minute, true, false, "Unos 7 minutos"},
-		{"zh", 95 * time.Minute, true, false, "约 1 小时 35 分钟"},
+		{"en", waitEstimate{}, true, "Paused"},
+		{"en", waitEstimate{}, false, "Unknown"},
+		{"en", about(20 * time.Second), false, "Less than a minute"},
+		{"en", about(80 * time.Second), false, "About 1 minute"},
+		{"en", about(7 * time.Minute), false, "About 7 minutes"},
+		{"en", about(60 * time.Minute), false, "About 1 hour"},
+		{"en", about(120 * time.Minute), false, "About 2 hours"},
+		{"en", about(70 * time.Minute), false, "About 1 hour 10 minutes"},
+		{"en", about(93 * time.Minute), false, "About 1 hour 35 minutes"}, // five minutes past an hour
+		{"en", about(152 * time.Minute), false, "About 2 hours 30 minutes"},
+		{"en", about(58*time.Minute + 40*time.Second), false, "About 59 minutes"},
+		{"en", about(200 * time.Minute), false, "About 3 hours 15 minutes"}, // a quarter past 3 hours
+		{"en", about(1111 * time.Minute), false, "About 19 hours"},          // the hour past 10 hours
+		{"en", span(8*time.Minute, 11*time.Minute, 15*time.Minute), false, "Between 8 and 15 minutes"},
+		{"en", span(20*time.Second, 40*time.Second, 3*time.Minute), false, "Between 1 and 3 minutes"},
+		{"en", span(50*time.Minute, 75*time.Minute, 100*time.Minute), false, "Between 50 min and 1 h 40 min"},
+		{"en", span(60*time.Minute, 90*time.Minute, 120*time.Minute), false, "Between 1 h and 2 h"},
+		{"en", span(9*time.Minute, 10*time.Minute, 12*time.Minute), false, "About 10 minutes"},    // narrow: the middle
+		{"en", span(2*time.Minute, 3*time.Minute, 150*time.Second), false, "About 3 minutes"},     // within two minutes
+		{"en", span(10*time.Second, 20*time.Second, 40*time.Second), false, "Less than a minute"}, // all under one
+		{"de", about(7 * time.Minute), false, "Etwa 7 Minuten"},
+		{"de", span(8*time.Minute, 11*time.Minute, 15*time.Minute), false, "Zwischen 8 und 15 Minuten"},
+		{"fr", about(20 * time.Second), false, "Moins d'une minute"},
+		{"fr", about(70 * time.Minute), false, "Environ 1 heure 10 minutes"},
+		{"es", about(7 * time.Minute), false, "Unos 7 minutos"},
+		{"es", span(8*time.Minute, 11*time.Minute, 15*time.Minute), false, "Entre 8 y 15 minutos"},
+		{"zh", about(95 * time.Minute), false, "约 1 小时 35 分钟"},
+		{"zh", span(8*time.Minute, 11*time.Minute, 15*time.Minute), false, "约 8 至 15 分钟"},
 	}
 	for _, c := range cases {
 		t.Run(c.lang+"/"+c.want, func(t *testing.T) {
-			if got := etaText(languages[c.lang], c.eta, c.known, c.paused); got != c.want {
+			if got := etaText(languages[c.lang], c.w, c.paused); got != c.want {
 				t.Errorf("got %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+func TestCountdown(t *testing.T) {
+	cases := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "00:00"},
+		{300 * time.Millisecond, "00:01"}, // rounded up: zero only at zero
+		{4*time.Minute + 59*time.Second, "04:59"},
+		{time.Hour, "01:00:00"},
+		{26*time.Hour + 3*time.Minute + 4*time.Second, "26:03:04"},
+	}
+	for _, c := range cases {
+		if got := countdown(c.d); got != c.want {
+			t.Errorf("countdown(%v): got %q, want %q", c.d, got, c.want)
+		}
 	}
 }
 

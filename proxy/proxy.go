@@ -53,6 +53,10 @@ type Deps struct {
 	Registerer prometheus.Registerer
 	// Logger receives operational logs. Nil discards them.
 	Logger *slog.Logger
+	// Now is the proxy's clock, for the schedule of events (pre-queue,
+	// sale start and end) and for tokens. Nil means the time each request
+	// was read (fasthttp stamps it) or time.Now; tests inject a clock.
+	Now func() time.Time
 }
 
 // Proxy is the edge proxy. It is safe for concurrent use; create it with New,
@@ -64,7 +68,10 @@ type Proxy struct {
 	tokens  *admission.Tokens
 	jwks    []byte
 	log     *slog.Logger
+	now     func() time.Time // nil: the request's time or time.Now
 	m       *metrics
+	// id names this process in leads (Store.Lead).
+	id string
 
 	events []*event // in configuration order
 	byName map[string]*event
@@ -80,6 +87,8 @@ type Proxy struct {
 	// streams counts the open Server-Sent Events streams, bounded by
 	// Config.MaxStreams.
 	streams atomic.Int64
+
+	adm adminState // the admin listener's audit log and event history (console.go)
 }
 
 // event is the runtime of one configured event.
@@ -101,6 +110,14 @@ type event struct {
 	// streams, published by refresh.
 	changes broadcast
 	em      eventMetrics
+	// sessions is the runtime of the pre-queue draw and of sessions
+	// (sessions.go).
+	sess eventSessions
+	// lanes are the event's lanes (lanes.go).
+	lanes eventLanes
+	ad    eventAdaptive // origin meter and adaptive controller (adaptive.go)
+	est   estimator     // the smoothed observed admission rate (estimate.go); fed by observe under mu
+	page  *eventPage    // the branded queue page (template.go)
 }
 
 type route struct {
@@ -129,6 +146,8 @@ func New(cfg Config, d Deps) (*Proxy, error) {
 		tokens:  d.Tokens,
 		jwks:    d.JWKS,
 		log:     log,
+		now:     d.Now,
+		id:      queue.NewVisitorID(),
 		byName:  map[string]*event{},
 
 		stopStreams: make(chan struct{}),
@@ -138,11 +157,13 @@ func New(cfg Config, d Deps) (*Proxy, error) {
 		u, _ := url.Parse(ec.Origin) // Validate has checked it parses
 		ev := &event{
 			cfg: ec, origin: newOriginClient(u, cfg), originHost: u.Host,
+			page:            newPage(ec),
 			cookieTicket:    cookieTicketPrefix + ec.Name,
 			cookieAdmission: cookieAdmissionPrefix + ec.Name,
+			lanes:           newEventLanes(ec),
 		}
 		ev.storeOK.Store(true)
-		ev.state.Store(&queue.State{Control: queue.Control{RatePerSecond: ec.RatePerSecond, Paused: ec.Paused}})
+		ev.state.Store(&queue.State{Control: ev.control(), Prequeue: !ec.SaleStartsAt.IsZero()})
 		ev.changes.init(*ev.state.Load())
 		ev.em = p.m.forEvent(ec.Name)
 		p.events = append(p.events, ev)
@@ -248,6 +269,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 // against one store: the store makes each step atomic.
 func (p *Proxy) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	wg.Go(func() { p.runAdaptive(ctx) })
 	for _, ev := range p.events {
 		wg.Add(1)
 		go func() {
@@ -264,6 +286,7 @@ func (p *Proxy) Run(ctx context.Context) {
 			}
 		}()
 	}
+	wg.Go(func() { p.sampleHistory(ctx) })
 	wg.Wait()
 }
 
@@ -286,6 +309,7 @@ func (p *Proxy) refresh(ctx context.Context, ev *event) {
 		p.log.Info("store reachable again", "event", ev.cfg.Name)
 	}
 	ev.observe(st)
+	p.schedule(ctx, ev)
 	// One broadcast per event and refresh, whatever the number of streams.
 	ev.changes.publish(ev.line())
 }
@@ -293,9 +317,31 @@ func (p *Proxy) refresh(ctx context.Context, ev *event) {
 // seed is what the store re-creates ev's line from if it lost it.
 func (ev *event) seed() queue.Seed {
 	return queue.Seed{
-		Last:    *ev.state.Load(),
-		Control: queue.Control{RatePerSecond: ev.cfg.RatePerSecond, Paused: ev.cfg.Paused},
+		Last:         *ev.state.Load(),
+		Control:      ev.control(),
+		SaleStartsAt: ev.cfg.SaleStartsAt,
+		Lanes:        ev.lanes.weights,
 	}
+}
+
+// control is the admission control ev's configuration starts with.
+func (ev *event) control() queue.Control {
+	return queue.Control{
+		RatePerSecond: ev.cfg.RatePerSecond, Paused: ev.cfg.Paused, MaxActive: ev.cfg.MaxActive,
+		SessionTTL: ev.cfg.SessionDuration, ClaimWindow: ev.cfg.ClaimWindow,
+	}
+}
+
+// clock returns the proxy's time: the injected clock, else fallback (the
+// time the request was read), else time.Now.
+func (p *Proxy) clock(fallback time.Time) time.Time {
+	if p.now != nil {
+		return p.now()
+	}
+	if !fallback.IsZero() {
+		return fallback
+	}
+	return time.Now()
 }
 
 // observe merges a state read from the store into the cache. Within one epoch
@@ -313,11 +359,17 @@ func (ev *event) observe(s queue.State) {
 		next = *cur
 		next.Serving = max(cur.Serving, s.Serving)
 		next.Tail = max(cur.Tail, s.Tail)
+		// Once drawn, a line stays drawn within its epoch.
+		next.Prequeue = cur.Prequeue && s.Prequeue
 		if !s.At.Before(cur.At) {
 			next.Control = s.Control
+			next.Active, next.Pending, next.Abandoned = s.Active, s.Pending, s.Abandoned
+			next.Members, next.Late = s.Members, s.Late
+			next.Lanes = s.Lanes
 			next.At = s.At
 		}
 	}
+	ev.est.observe(next)
 	ev.state.Store(&next)
 }
 

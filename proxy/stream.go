@@ -75,7 +75,7 @@ func (b *broadcast) publish(s queue.State) bool {
 // sameForFans reports whether a and b give every ticket the same status
 // document: the tail and the store's clock do not matter to a fan.
 func sameForFans(a, b queue.State) bool {
-	return a.Epoch == b.Epoch && a.Serving == b.Serving && a.PrevEpoch == b.PrevEpoch &&
+	return a.Epoch == b.Epoch && a.Serving == b.Serving && a.PrevEpoch == b.PrevEpoch && a.Prequeue == b.Prequeue &&
 		a.Carried == b.Carried && a.Control == b.Control
 }
 
@@ -134,7 +134,7 @@ func (p *Proxy) serveStream(ctx *fasthttp.RequestCtx, ev *event, now time.Time) 
 		ticket:   v.ticket,
 		signed:   bytes.Clone(v.signed),
 		redirect: redirect,
-		done:     v.token != "",
+		done:     v.token != "" || v.closed || v.soldOut,
 		snap:     snap,
 		conn:     ctx.Conn(),
 	}
@@ -228,18 +228,24 @@ func (p *Proxy) runStream(w *bufio.Writer, s *stream) {
 		snap = ev.changes.load()
 		v := visit{ticket: s.ticket, signed: s.signed, line: snap.line}
 		v.standing, v.position = v.line.Place(s.ticket)
-		switch v.standing {
-		case queue.Lost:
+		switch {
+		case v.standing == queue.Lost, v.standing == queue.Pre && !v.line.Prequeue:
+			// The client reconnects (or polls); placing its ticket
+			// again joins it, which gives the number the draw gave.
 			return
-		case queue.Turn:
-			p.issueToken(ev, &v, time.Now())
+		case v.standing == queue.Turn:
+			if p.claim(ev, &v) {
+				p.issueToken(ev, &v, p.clock(time.Time{}))
+			} else if v.turnOver {
+				return
+			}
 		}
 		buf = p.appendEvent(buf[:0], ev, &v, s.redirect)
 		if !p.flushEvent(w, s, buf) {
 			return
 		}
 		ev.em.sseEvents.Inc()
-		if v.token != "" {
+		if v.token != "" || v.soldOut {
 			return
 		}
 		last = time.Now()

@@ -301,10 +301,11 @@ func TestStreamOutlivesWriteTimeout(t *testing.T) {
 	}
 }
 
-// countingStore counts Advance calls: the refreshes of the line.
+// countingStore counts Advance calls (the refreshes of the line) and Claim
+// calls (one per admission).
 type countingStore struct {
 	queue.Store
-	advances atomic.Int64
+	advances, claims atomic.Int64
 }
 
 func (s *countingStore) Advance(ctx context.Context, event string, seed queue.Seed) (queue.State, error) {
@@ -312,9 +313,15 @@ func (s *countingStore) Advance(ctx context.Context, event string, seed queue.Se
 	return s.Store.Advance(ctx, event, seed)
 }
 
+func (s *countingStore) Claim(ctx context.Context, event string, t queue.Ticket, seed queue.Seed) (queue.State, error) {
+	s.claims.Add(1)
+	return s.Store.Claim(ctx, event, t, seed)
+}
+
 // TestStreamsCostOneStoreCallPerRefresh holds many streams on a line kept in
 // a real Redis while it advances, and counts the commands Redis ran: one
-// per refresh, whatever the number of streams.
+// per refresh, whatever the number of streams, plus one claim per fan
+// admitted.
 func TestStreamsCostOneStoreCallPerRefresh(t *testing.T) {
 	srv := redistest.Start(t)
 	store := &countingStore{Store: queue.NewRedis(srv.Client(t), queue.RedisOptions{})}
@@ -338,16 +345,19 @@ func TestStreamsCostOneStoreCallPerRefresh(t *testing.T) {
 	h.setRate("show", 20)
 	h.waitRefresh("show")
 	eventsBefore := h.counter("foyer_sse_events_total", map[string]string{"event": "show"})
-	cmdBefore, advBefore := commands(), store.advances.Load()
+	cmdBefore, advBefore, claimsBefore := commands(), store.advances.Load(), store.claims.Load()
 	time.Sleep(time.Second)
-	cmds, advances := commands()-cmdBefore, store.advances.Load()-advBefore
+	cmds, advances, claims := commands()-cmdBefore, store.advances.Load()-advBefore, store.claims.Load()-claimsBefore
 	events := h.counter("foyer_sse_events_total", map[string]string{"event": "show"}) - eventsBefore
 	if events < 5*streams {
 		t.Errorf("streams got %v events in 1s, want at least %d", events, 5*streams)
 	}
 	// Advances in flight at either reading may fall on either side.
-	if cmds > advances+2 {
+	if cmds > advances+claims+2 {
 		t.Logf("commands: %v", srv.CommandStats(t))
-		t.Errorf("%d streams over %d refreshes ran %d Redis scripts, want at most one per refresh", streams, advances, cmds)
+		t.Errorf("%d streams over %d refreshes and %d claims ran %d Redis scripts, want at most one per refresh and claim", streams, advances, claims, cmds)
+	}
+	if claims > 5 {
+		t.Errorf("got %d claims in 1s at 20 admissions/s of one fan in five, want at most 5", claims)
 	}
 }

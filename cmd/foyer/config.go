@@ -43,6 +43,7 @@ type seatingConf struct {
 	HoldTTL            duration           `yaml:"hold_ttl"`
 	MaxHoldTotal       duration           `yaml:"max_hold_total"`
 	MaxSeatsPerVisitor int                `yaml:"max_seats_per_visitor"`
+	MaxInflightHolds   int                `yaml:"max_inflight_holds"`
 	CacheInterval      duration           `yaml:"cache_interval"`
 	Events             []seatingEventConf `yaml:"events"`
 }
@@ -100,14 +101,146 @@ type limitsConf struct {
 }
 
 type eventConf struct {
-	Name            string   `yaml:"name"`
-	Title           string   `yaml:"title"`
-	Hosts           []string `yaml:"hosts"`
-	PathPrefix      string   `yaml:"path_prefix"`
-	Origin          string   `yaml:"origin"`
-	RatePerSecond   float64  `yaml:"rate_per_second"`
-	Paused          bool     `yaml:"paused"`
-	SessionDuration duration `yaml:"session_duration"`
+	Name            string       `yaml:"name"`
+	Title           string       `yaml:"title"`
+	Hosts           []string     `yaml:"hosts"`
+	PathPrefix      string       `yaml:"path_prefix"`
+	Origin          string       `yaml:"origin"`
+	RatePerSecond   float64      `yaml:"rate_per_second"`
+	Paused          bool         `yaml:"paused"`
+	SessionDuration duration     `yaml:"session_duration"`
+	SessionMax      duration     `yaml:"session_max"`
+	SessionRenewal  *bool        `yaml:"session_renewal"`
+	MaxActive       int          `yaml:"max_active"`
+	ClaimWindow     duration     `yaml:"claim_window"`
+	PrequeueOpensAt time.Time    `yaml:"prequeue_opens_at"`
+	SaleStartsAt    time.Time    `yaml:"sale_starts_at"`
+	SaleEndsAt      time.Time    `yaml:"sale_ends_at"`
+	Lanes           []laneConf   `yaml:"lanes"`
+	Page            pageConf     `yaml:"page"`
+	Adaptive        adaptiveConf `yaml:"adaptive"`
+}
+
+// pageConf is an event's branding (proxy.PageConfig); docs/branding.md
+// documents it. The template file is read by loadEventFiles.
+type pageConf struct {
+	Template        string                       `yaml:"template"`
+	LogoURL         string                       `yaml:"logo_url"`
+	PrimaryColor    string                       `yaml:"primary_color"`
+	BackgroundColor string                       `yaml:"background_color"`
+	Text            map[string]map[string]string `yaml:"text"`
+}
+
+// laneConf is one weighted lane of an event (proxy.Lane). Its invite codes
+// and enqueue secret are read from files, so that secrets stay out of the
+// configuration.
+type laneConf struct {
+	Name              string `yaml:"name"`
+	Weight            int    `yaml:"weight"`
+	InviteCodesFile   string `yaml:"invite_codes_file"`
+	EnqueueSecretFile string `yaml:"enqueue_secret_file"`
+}
+
+// proxyLanes returns the lanes of an event as proxy.Lanes, without reading
+// their files: a lane with an invite codes file gets one placeholder code,
+// a lane with an enqueue secret file a placeholder secret, so that the
+// configuration validates on its own; loadLanes reads the files.
+func proxyLanes(lanes []laneConf) []proxy.Lane {
+	var out []proxy.Lane
+	for _, l := range lanes {
+		pl := proxy.Lane{Name: l.Name, Weight: l.Weight}
+		if l.InviteCodesFile != "" {
+			pl.InviteCodes = []string{"file:" + l.Name}
+		}
+		if l.EnqueueSecretFile != "" {
+			pl.EnqueueSecret = bytes.Repeat([]byte{'x'}, 32)
+		}
+		out = append(out, pl)
+	}
+	return out
+}
+
+// loadEventFiles reads the files events name — the page template, the
+// invite codes and enqueue secrets of lanes — into pc (built by
+// c.proxyConfig) and validates the result.
+func loadEventFiles(c *fileConfig, pc *proxy.Config) error {
+	for i, e := range c.Events {
+		if e.Page.Template != "" {
+			data, err := os.ReadFile(e.Page.Template)
+			if err != nil {
+				return &configError{Field: fmt.Sprintf("events[%d].page.template", i), Msg: err.Error()}
+			}
+			pc.Events[i].Page.Template = string(data)
+		}
+		for j, l := range e.Lanes {
+			pl := &pc.Events[i].Lanes[j]
+			f := fmt.Sprintf("events[%d].lanes[%d].", i, j)
+			if l.InviteCodesFile != "" {
+				data, err := os.ReadFile(l.InviteCodesFile)
+				if err != nil {
+					return &configError{Field: f + "invite_codes_file", Msg: err.Error()}
+				}
+				pl.InviteCodes = nil
+				for line := range strings.Lines(string(data)) {
+					if code := strings.TrimSpace(line); code != "" && !strings.HasPrefix(code, "#") {
+						pl.InviteCodes = append(pl.InviteCodes, code)
+					}
+				}
+				if len(pl.InviteCodes) == 0 {
+					return &configError{Field: f + "invite_codes_file", Msg: l.InviteCodesFile + " holds no code"}
+				}
+			}
+			if l.EnqueueSecretFile != "" {
+				data, err := os.ReadFile(l.EnqueueSecretFile)
+				if err != nil {
+					return &configError{Field: f + "enqueue_secret_file", Msg: err.Error()}
+				}
+				pl.EnqueueSecret = bytes.TrimSpace(data)
+			}
+		}
+	}
+	return pc.Defaults().Validate()
+}
+
+// adaptiveConf is an event's adaptive admission controller
+// (proxy.AdaptiveConfig). It is on when any field is set; max_rate and
+// health_url are then required.
+type adaptiveConf struct {
+	MinRate                float64  `yaml:"min_rate"`
+	MaxRate                float64  `yaml:"max_rate"`
+	HealthURL              string   `yaml:"health_url"`
+	Interval               duration `yaml:"interval"`
+	HealthTimeout          duration `yaml:"health_timeout"`
+	HoldLatencyObjective   duration `yaml:"hold_latency_objective"`
+	OriginLatencyObjective duration `yaml:"origin_latency_objective"`
+	ErrorObjective         float64  `yaml:"error_objective"`
+	Increase               float64  `yaml:"increase"`
+	Decrease               float64  `yaml:"decrease"`
+	Cooldown               duration `yaml:"cooldown"`
+	InventoryFactor        float64  `yaml:"inventory_factor"`
+	InventoryHorizon       duration `yaml:"inventory_horizon"`
+	SoldOutAfter           duration `yaml:"sold_out_after"`
+}
+
+// proxyConfig returns the proxy's configuration of a, nil when a is not set.
+func (a adaptiveConf) proxyConfig() *proxy.AdaptiveConfig {
+	if a == (adaptiveConf{}) {
+		return nil
+	}
+	return &proxy.AdaptiveConfig{
+		MinRate: a.MinRate, MaxRate: a.MaxRate, HealthURL: a.HealthURL,
+		Interval:               time.Duration(a.Interval),
+		HealthTimeout:          time.Duration(a.HealthTimeout),
+		HoldLatencyObjective:   time.Duration(a.HoldLatencyObjective),
+		OriginLatencyObjective: time.Duration(a.OriginLatencyObjective),
+		ErrorObjective:         a.ErrorObjective,
+		Increase:               a.Increase,
+		Decrease:               a.Decrease,
+		Cooldown:               time.Duration(a.Cooldown),
+		InventoryFactor:        a.InventoryFactor,
+		InventoryHorizon:       time.Duration(a.InventoryHorizon),
+		SoldOutAfter:           time.Duration(a.SoldOutAfter),
+	}
 }
 
 type logConf struct {
@@ -181,7 +314,7 @@ func checkFields(file string, n *yaml.Node, t reflect.Type, path string, lines m
 		t = t.Elem()
 	}
 	switch {
-	case t.Kind() == reflect.Struct && t != reflect.TypeOf(duration(0)):
+	case t.Kind() == reflect.Struct && t != reflect.TypeOf(duration(0)) && t != reflect.TypeOf(time.Time{}):
 		if n.Kind != yaml.MappingNode {
 			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 				return nil
@@ -475,8 +608,17 @@ func (c *fileConfig) proxyConfig() (proxy.Config, error) {
 	}
 	for _, e := range c.Events {
 		pc.Events = append(pc.Events, proxy.Event{
+			Lanes: proxyLanes(e.Lanes),
+			Page: proxy.PageConfig{
+				TemplateFile: e.Page.Template, LogoURL: e.Page.LogoURL, Text: e.Page.Text,
+				PrimaryColor: e.Page.PrimaryColor, BackgroundColor: e.Page.BackgroundColor,
+			},
 			Name: e.Name, Title: e.Title, Hosts: e.Hosts, PathPrefix: e.PathPrefix, Origin: e.Origin,
 			RatePerSecond: e.RatePerSecond, Paused: e.Paused, SessionDuration: time.Duration(e.SessionDuration),
+			SessionMax: time.Duration(e.SessionMax), NoRenewal: e.SessionRenewal != nil && !*e.SessionRenewal,
+			MaxActive: e.MaxActive, ClaimWindow: time.Duration(e.ClaimWindow),
+			PrequeueOpensAt: e.PrequeueOpensAt, SaleStartsAt: e.SaleStartsAt, SaleEndsAt: e.SaleEndsAt,
+			Adaptive: e.Adaptive.proxyConfig(),
 		})
 	}
 	return pc, nil

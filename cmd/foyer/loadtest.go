@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,10 +15,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/foyerhq/foyer/loadtest"
+	"github.com/foyerhq/foyer/proxy"
 )
 
 // scenario is a named rehearsal in configs/scenarios/: the deployment to
-// stand up (rate, venue) and the crowd to send at it.
+// stand up (rate, venue, seating service) and the crowd to send at it.
+// Every field is described in docs/loadtest.md.
 type scenario struct {
 	Name               string   `yaml:"name"`
 	Description        string   `yaml:"description"`
@@ -34,6 +37,22 @@ type scenario struct {
 	AbandonPerMinute   float64  `yaml:"abandon_per_minute"`
 	ConfirmProbability float64  `yaml:"confirm_probability"`
 	MaxConns           int      `yaml:"max_conns"`
+	// Adaptive turns on the adaptive admission controller of the event, as
+	// events[].adaptive of a configuration file does; RatePerSecond is then
+	// the starting rate, and health_url, when empty, is the rehearsal's own
+	// seating service.
+	Adaptive adaptiveConf `yaml:"adaptive"`
+	// Seating configures the rehearsal's seating service.
+	Seating scenarioSeating `yaml:"seating"`
+	// CapacityModel gives the seating core a finite capacity, as a real
+	// one has; see capacityModel.
+	CapacityModel capacityModel `yaml:"capacity_model"`
+}
+
+// scenarioSeating is the part of the seating configuration a scenario
+// sets, with the meaning of the seating section of a configuration file.
+type scenarioSeating struct {
+	MaxInflightHolds int `yaml:"max_inflight_holds"`
 }
 
 type venueDim struct {
@@ -70,7 +89,37 @@ func loadScenario(nameOrPath string) (*scenario, error) {
 	if sc.RatePerSecond <= 0 {
 		return nil, &configError{File: path, Field: "rate_per_second", Msg: "must be positive"}
 	}
+	if sc.Seating.MaxInflightHolds < 0 {
+		return nil, &configError{File: path, Field: "seating.max_inflight_holds", Msg: "must be 0 (no bound) or more"}
+	}
+	if field, msg := sc.CapacityModel.validate(); field != "" {
+		return nil, &configError{File: path, Field: field, Msg: msg}
+	}
+	// The event is checked as the proxy will check it, with stand-in
+	// addresses for the rehearsal's listeners.
+	pc := proxy.Config{Events: []proxy.Event{sc.proxyEvent("http://127.0.0.1:1")}}
+	if err := pc.Defaults().Validate(); err != nil {
+		var fe *proxy.FieldError
+		if errors.As(err, &fe) {
+			return nil, &configError{File: path, Field: strings.TrimPrefix(fe.Field, "events[0]."), Msg: fe.Err.Error()}
+		}
+		return nil, &configError{File: path, Msg: err.Error()}
+	}
 	return &sc, nil
+}
+
+// proxyEvent is the rehearsal's event, forwarding to the seating service
+// at seatingURL.
+func (sc *scenario) proxyEvent(seatingURL string) proxy.Event {
+	ev := proxy.Event{
+		Name: sc.Event, Title: sc.Name, Origin: seatingURL,
+		RatePerSecond: sc.RatePerSecond, SessionDuration: 30 * time.Minute,
+		Adaptive: sc.Adaptive.proxyConfig(),
+	}
+	if ev.Adaptive != nil && ev.Adaptive.HealthURL == "" {
+		ev.Adaptive.HealthURL = seatingURL + "/seating/v1/health"
+	}
+	return ev
 }
 
 // config is the load test a scenario describes, against target.
@@ -88,8 +137,18 @@ func (sc *scenario) config(target string) loadtest.Config {
 		SeatsPerFan:        sc.SeatsPerFan,
 		ConfirmProbability: sc.ConfirmProbability,
 		MaxConns:           sc.MaxConns,
-		ConfiguredRate:     sc.RatePerSecond,
+		ConfiguredRate:     sc.configuredRate(),
 	}
+}
+
+// configuredRate is the rate the load test measures admissions against:
+// the scenario's, or 0 (estimated from what was observed) when the
+// adaptive controller moves it.
+func (sc *scenario) configuredRate() float64 {
+	if sc.Adaptive != (adaptiveConf{}) {
+		return 0
+	}
+	return sc.RatePerSecond
 }
 
 // runLoadtest is foyer loadtest: the surge simulator against a running
@@ -186,15 +245,7 @@ func writeResults(res *loadtest.Result, stdout io.Writer, jsonOut, reportOut str
 		if path == "" {
 			return nil
 		}
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		if err := fn(f); err != nil {
-			f.Close()
-			return err
-		}
-		return f.Close()
+		return writeFile(path, fn)
 	}
 	if err := write(jsonOut, func(w io.Writer) error { return loadtest.WriteJSON(w, res) }); err != nil {
 		return err
@@ -206,4 +257,17 @@ func writeResults(res *loadtest.Result, stdout io.Writer, jsonOut, reportOut str
 		return fmt.Errorf("loadtest: %d seats oversold", res.Oversold)
 	}
 	return nil
+}
+
+// writeFile creates path and writes it with fn.
+func writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

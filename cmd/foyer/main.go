@@ -56,7 +56,7 @@ Usage:
   foyer loadtest --target URL --event NAME --fans N --arrival DURATION --duration DURATION
         [--scenario NAME] [--json FILE] [--report FILE.html]
         the surge simulator against a running deployment (foyer loadtest -h for every flag)
-  foyer rehearse --scenario NAME [--redis ADDR] [--fans N] [--json FILE] [--report FILE.html]
+  foyer rehearse --scenario NAME [--redis ADDR] [--fans N] [--rate R] [--json FILE] [--report FILE.html] [--timeline FILE.csv]
         a whole deployment in this process (proxy and seating) and a scenario of configs/scenarios against it
   foyer config check FILE
         validate a configuration file; errors name the field and line
@@ -137,6 +137,11 @@ func runConfigCheck(path string, getenv func(string) string, stdout io.Writer) e
 			return locate(err, path, lines)
 		}
 		if _, err := loadKeys(c); err != nil {
+			return locate(err, path, lines)
+		}
+		if pc, err := c.proxyConfig(); err != nil {
+			return locate(err, path, lines)
+		} else if err := loadEventFiles(c, &pc); err != nil {
 			return locate(err, path, lines)
 		}
 		if _, _, err := loadTicketSigner(c); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/foyerhq/foyer/admission"
@@ -30,13 +31,15 @@ func runRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	name := fs.String("scenario", "", "scenario name (configs/scenarios/NAME.yaml) or path; required")
 	redisAddr := fs.String("redis", "", "run the stores on this Redis instead of in memory")
 	fans := fs.Int("fans", 0, "override the scenario's number of fans (to scale it down)")
+	rate := fs.Float64("rate", 0, "override the scenario's admission rate (the starting rate with the adaptive controller)")
 	jsonOut := fs.String("json", "", "write the figures as JSON to this file")
 	reportOut := fs.String("report", "", "write the HTML report to this file")
+	timelineOut := fs.String("timeline", "", "write the deployment's figures, one row a second, as CSV to this file")
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)
 	}
 	if *name == "" || fs.NArg() > 0 {
-		return usageError{"usage: foyer rehearse --scenario NAME [--redis ADDR] [--fans N] [--json FILE] [--report FILE]"}
+		return usageError{"usage: foyer rehearse --scenario NAME [--redis ADDR] [--fans N] [--rate R] [--json FILE] [--report FILE] [--timeline FILE]"}
 	}
 	sc, err := loadScenario(*name)
 	if err != nil {
@@ -45,29 +48,64 @@ func runRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *fans > 0 {
 		sc.Fans = *fans
 	}
+	if *rate > 0 {
+		sc.RatePerSecond = *rate
+	}
 	st, err := startRehearsal(ctx, sc, *redisAddr, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	fmt.Fprintf(stdout, "rehearsal %q: %d fans against %s (event %s, %g admissions/s, %d seats)\n",
-		sc.Name, sc.Fans, st.url, sc.Event, sc.RatePerSecond, sc.Venue.Seats)
+	admit := fmt.Sprintf("%g admissions/s", sc.RatePerSecond)
+	if a := sc.Adaptive; a != (adaptiveConf{}) {
+		admit = fmt.Sprintf("adaptive admission between %g and %g per second, from %g", a.MinRate, a.MaxRate, sc.RatePerSecond)
+	}
+	fmt.Fprintf(stdout, "rehearsal %q: %d fans against %s (event %s, %s, %d seats)\n",
+		sc.Name, sc.Fans, st.url, sc.Event, admit, st.seats)
+	if m := sc.CapacityModel; m.HoldCost > 0 {
+		fmt.Fprintf(stdout, "capacity model: %d workers × %v a hold ≈ %.0f holds/s; max_inflight_holds %d\n",
+			m.Workers, time.Duration(m.HoldCost), m.holdsPerSecond(), sc.Seating.MaxInflightHolds)
+	}
+	tctx, stopTimeline := context.WithCancel(ctx)
+	tl := &timeline{st: st, start: time.Now()}
+	sampled := make(chan struct{})
+	go func() { tl.run(tctx); close(sampled) }()
 	res, err := loadtest.Run(ctx, sc.config(st.url), stderr)
+	stopTimeline()
+	<-sampled
 	if err != nil {
 		return err
 	}
 	res.Scenario = sc.Name
-	return writeResults(res, stdout, *jsonOut, *reportOut)
+	points := tl.snapshot()
+	if *timelineOut != "" {
+		if err := writeFile(*timelineOut, func(w io.Writer) error { return writeTimelineCSV(w, points) }); err != nil {
+			return err
+		}
+	}
+	err = writeResults(res, stdout, *jsonOut, *reportOut)
+	printTimelineSummary(stdout, summarize(points), sc.CapacityModel.holdsPerSecond())
+	return err
 }
 
 // rehearsal is a deployment running in this process.
 type rehearsal struct {
 	url   string
 	close func()
+	// event and seats are the event's name and its venue's size; proxy,
+	// seating and metrics (the seating service's registry) are there to
+	// be watched.
+	event   string
+	seats   int
+	proxy   *proxy.Proxy
+	seating *seating.Server
+	metrics prometheus.Gatherer
 }
 
 // startRehearsal starts the seating service and the proxy for sc on
-// loopback ports: one event, the scenario's rate and a generated venue.
+// loopback ports: one event, the scenario's rate (or adaptive controller)
+// and a generated venue, with the scenario's capacity model in front of the
+// seating store.
 func startRehearsal(ctx context.Context, sc *scenario, redisAddr string, log *slog.Logger) (*rehearsal, error) {
 	var closers []func()
 	closeAll := func() {
@@ -122,7 +160,11 @@ func startRehearsal(ctx context.Context, sc *scenario, redisAddr string, log *sl
 		return fail(err)
 	}
 	closers = append(closers, cache.Close)
-	seat, err := seating.New(seating.Config{Events: []seating.Event{{Name: sc.Event, Venue: venue}}}, seatStore, cache, tokens, nil, log)
+	reg := prometheus.NewRegistry()
+	seat, err := seating.New(seating.Config{
+		Events:           []seating.Event{{Name: sc.Event, Venue: venue}},
+		MaxInflightHolds: sc.Seating.MaxInflightHolds,
+	}, sc.CapacityModel.wrap(seatStore), cache, tokens, reg, log)
 	if err != nil {
 		return fail(err)
 	}
@@ -137,10 +179,7 @@ func startRehearsal(ctx context.Context, sc *scenario, redisAddr string, log *sl
 	closers = append(closers, func() { _ = seat.Shutdown(context.Background()) })
 
 	p, err := proxy.New(proxy.Config{
-		Events: []proxy.Event{{
-			Name: sc.Event, Title: sc.Name, Origin: "http://" + seatLn.Addr().String(),
-			RatePerSecond: sc.RatePerSecond, SessionDuration: 30 * time.Minute,
-		}},
+		Events:         []proxy.Event{sc.proxyEvent("http://" + seatLn.Addr().String())},
 		OriginMaxConns: 4096,
 	}, proxy.Deps{Store: lines, Tickets: tickets, Tokens: tokens, JWKS: keys.JWKS(), Logger: log})
 	if err != nil {
@@ -161,5 +200,8 @@ func startRehearsal(ctx context.Context, sc *scenario, redisAddr string, log *sl
 			log.Warn("rehearsal proxy shutdown", "err", err)
 		}
 	})
-	return &rehearsal{url: "http://" + pubLn.Addr().String(), close: closeAll}, nil
+	return &rehearsal{
+		url: "http://" + pubLn.Addr().String(), close: closeAll,
+		event: sc.Event, seats: seats, proxy: p, seating: seat, metrics: reg,
+	}, nil
 }

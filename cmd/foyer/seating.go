@@ -73,6 +73,7 @@ func runSeating(ctx context.Context, args []string, getenv func(string) string, 
 		HoldTTL:            time.Duration(c.Seating.HoldTTL),
 		MaxHoldTotal:       time.Duration(c.Seating.MaxHoldTotal),
 		MaxSeatsPerVisitor: c.Seating.MaxSeatsPerVisitor,
+		MaxInflightHolds:   c.Seating.MaxInflightHolds,
 		StoreTimeout:       time.Duration(c.Store.Timeout),
 	}, store, cache, tokens, reg, log)
 	if err != nil {

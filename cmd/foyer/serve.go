@@ -111,6 +111,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if err := loadEventFiles(c, &pc); err != nil {
+		return err
+	}
 	p, err := proxy.New(pc, proxy.Deps{
 		Store: store, Tickets: tickets, Tokens: tokens, JWKS: keys.set.JWKS(),
 		Registerer: reg, Logger: log,
@@ -165,7 +168,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	fmt.Fprintf(stdout, "foyer %s serving\n", version)
 	fmt.Fprintf(stdout, "  fan URL:     http://%s/\n", browseAddr(pub.Addr()))
-	fmt.Fprintf(stdout, "  admin URL:   http://%s/admin/v1/events\n", browseAddr(adm.Addr()))
+	fmt.Fprintf(stdout, "  admin URL:   http://%s/admin/   (the SRE console; it asks for the admin token)\n", browseAddr(adm.Addr()))
 	if generatedToken {
 		fmt.Fprintf(stdout, "  admin token: %s   (generated; set admin_token or FOYER_ADMIN_TOKEN to keep one)\n", adminToken)
 	} else {
