@@ -9,8 +9,15 @@
 // a background loop (Run) refreshes every Config.RefreshInterval by advancing
 // the line in the store. The store is touched at join and by that loop.
 //
+// Admission is claimed in the store (the active-session cap), sessions are
+// renewed on activity and ended by the origin's "Foyer-Session: end"
+// (sessions.go); an event may have a pre-queue drawn at its sale start, and
+// weighted lanes entered with invitations (lanes.go); an adaptive controller
+// may move its rate with the seating core's health (adaptive.go).
+//
 // The admin listener (AdminHandler) is a separate net/http handler with the
-// metrics, health probes and the events API.
+// metrics, health probes, the events API, the audit log and the SRE console
+// at /admin/.
 package proxy
 
 import (
