@@ -101,6 +101,11 @@ type Event struct {
 	// first served. From SaleEndsAt the line is closed: nobody more is
 	// admitted; admitted visitors keep their sessions.
 	PrequeueOpensAt, SaleStartsAt, SaleEndsAt time.Time
+	// PrequeueClosesBefore is how long before SaleStartsAt the pre-queue
+	// closes: its membership is frozen and its hash published with the
+	// seed's, so that the draw is committed to before the start; visitors
+	// who come later queue behind the pre-queue. Default 30s.
+	PrequeueClosesBefore time.Duration
 	// MaxActive caps the visitors let in at once: active sessions plus
 	// turns granted and not yet claimed. Zero means no cap. It can be
 	// changed live through the admin API.
@@ -163,6 +168,9 @@ func (c Config) Defaults() Config {
 		}
 		if e.ClaimWindow == 0 {
 			e.ClaimWindow = 2 * time.Minute
+		}
+		if e.PrequeueClosesBefore == 0 {
+			e.PrequeueClosesBefore = 30 * time.Second
 		}
 		if e.SessionMax == 0 {
 			e.SessionMax = 4 * e.SessionDuration
@@ -286,10 +294,18 @@ func (c Config) Validate() error {
 
 // checkSchedule checks that the times an event sets come in order.
 func checkSchedule(f string, e Event) error {
+	if e.PrequeueClosesBefore < time.Second || e.PrequeueClosesBefore > time.Hour {
+		return &FieldError{Field: f + ".prequeue_closes_before", Err: fmt.Errorf("must be between 1s and 1h, got %v", e.PrequeueClosesBefore)}
+	}
+	var closes time.Time
+	if !e.SaleStartsAt.IsZero() {
+		closes = e.SaleStartsAt.Add(-e.PrequeueClosesBefore)
+	}
 	times := []struct {
 		name string
 		t    time.Time
-	}{{"prequeue_opens_at", e.PrequeueOpensAt}, {"sale_starts_at", e.SaleStartsAt}, {"sale_ends_at", e.SaleEndsAt}}
+	}{{"prequeue_opens_at", e.PrequeueOpensAt}, {"prequeue_closes_before", closes},
+		{"sale_starts_at", e.SaleStartsAt}, {"sale_ends_at", e.SaleEndsAt}}
 	var prev string
 	var prevT time.Time
 	for _, x := range times {
@@ -297,7 +313,11 @@ func checkSchedule(f string, e Event) error {
 			continue
 		}
 		if prev != "" && !x.t.After(prevT) {
-			return &FieldError{Field: f + "." + x.name, Err: fmt.Errorf("%s must be after %s (%s)", x.t.Format(time.RFC3339), prev, prevT.Format(time.RFC3339))}
+			what := x.t.Format(time.RFC3339)
+			if x.name == "prequeue_closes_before" {
+				what = "the pre-queue would close at " + what + ", which"
+			}
+			return &FieldError{Field: f + "." + x.name, Err: fmt.Errorf("%s must be after %s (%s)", what, prev, prevT.Format(time.RFC3339))}
 		}
 		prev, prevT = x.name, x.t
 	}

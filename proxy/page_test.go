@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foyerhq/foyer/internal/testclock"
 	"github.com/foyerhq/foyer/queue"
 )
 
@@ -139,7 +140,8 @@ func TestPreviewBadInput(t *testing.T) {
 // TestPageLiveStates serves the page of real lines in the states without
 // a position: the page reads them from the status document.
 func TestPageLiveStates(t *testing.T) {
-	now := time.Now()
+	// A fixed clock: the countdowns are exact however slow the machine.
+	now := time.Now().Truncate(time.Second)
 	cases := []struct {
 		name  string
 		event func(*Event)
@@ -155,13 +157,12 @@ func TestPageLiveStates(t *testing.T) {
 			if _, err := h.store.SetControl(context.Background(), "show", queue.Control{RatePerSecond: 1000, SoldOut: true, Paused: true}, queue.Seed{Last: st, Control: st.Control}); err != nil {
 				t.Fatal(err)
 			}
-			h.waitRefresh("show")
-			h.waitRefresh("show")
+			h.line("show")
 		}, []string{"Sold out", "All tickets have been sold.", `"state":"sold_out"`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, func(cfg *Config, _ *Deps) {
+			h := newHarness(t, withClock(testclock.New(now)), func(cfg *Config, _ *Deps) {
 				if c.event != nil {
 					c.event(&cfg.Events[0])
 				}

@@ -324,10 +324,10 @@ func (p *Proxy) refresh(ctx context.Context, ev *event) {
 // seed is what the store re-creates ev's line from if it lost it.
 func (ev *event) seed() queue.Seed {
 	return queue.Seed{
-		Last:         *ev.state.Load(),
-		Control:      ev.control(),
-		SaleStartsAt: ev.cfg.SaleStartsAt,
-		Lanes:        ev.lanes.weights,
+		Last:             *ev.state.Load(),
+		Control:          ev.control(),
+		PrequeueClosesAt: ev.prequeueClosesAt(),
+		Lanes:            ev.lanes.weights,
 	}
 }
 

@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,11 +54,47 @@ type eventSessions struct {
 	endedMu sync.Mutex
 	endedAt map[string]time.Time
 
-	// commitment is the published commitment to the draw's seed, once the
-	// pre-queue is open; draw the published draw, once applied. Both are
-	// immutable once set.
-	commitment atomic.Pointer[queue.SeedCommitment]
-	draw       atomic.Pointer[[]byte]
+	// published is what GET …/draw answers: the commitment to the seed
+	// once the pre-queue is open, the commitment to the membership once it
+	// has closed, the draw once applied. Each is immutable once published.
+	published atomic.Pointer[drawDoc]
+}
+
+// drawDoc is a published stage of the draw.
+type drawDoc struct {
+	stage drawStage
+	body  []byte
+}
+
+// The stages of a draw, in order.
+type drawStage int
+
+const (
+	stageNone drawStage = iota
+	stageSeed
+	stageMembers
+	stageDrawn
+)
+
+// publish publishes a later stage of the draw; an earlier one (a slow
+// refresh) is ignored.
+func (s *eventSessions) publish(stage drawStage, body []byte) {
+	for {
+		cur := s.published.Load()
+		if cur != nil && cur.stage >= stage {
+			return
+		}
+		if s.published.CompareAndSwap(cur, &drawDoc{stage: stage, body: body}) {
+			return
+		}
+	}
+}
+
+func (s *eventSessions) stage() drawStage {
+	if d := s.published.Load(); d != nil {
+		return d.stage
+	}
+	return stageNone
 }
 
 // ended reports whether this process ended visitor's session.
@@ -192,9 +230,11 @@ func (p *Proxy) endIfAsked(ctx *fasthttp.RequestCtx, ev *event, visitor string, 
 }
 
 // schedule runs the event's schedule from the refresh loop: it commits to
-// the draw's seed once the pre-queue is open, draws the pre-queue once the
-// sale has started, and fetches the published draw once it exists. Every
-// proxy may do each step: the store keeps the first seed and applies the
+// the draw's seed once the pre-queue is open, to the membership once the
+// pre-queue has closed (Event.PrequeueClosesBefore the start), draws the
+// pre-queue at the sale start, and fetches the published draw once it
+// exists. Every proxy may do each step, and publishes the same documents:
+// the store keeps the first seed, freezes the membership and applies the
 // draw once.
 func (p *Proxy) schedule(ctx context.Context, ev *event) {
 	cfg := &ev.cfg
@@ -205,16 +245,43 @@ func (p *Proxy) schedule(ctx context.Context, ev *event) {
 	if !cfg.PrequeueOpensAt.IsZero() && now.Before(cfg.PrequeueOpensAt) {
 		return
 	}
-	if ev.sess.commitment.Load() == nil {
+	line := ev.line()
+	stage := ev.sess.stage()
+	if stage < stageSeed && line.Prequeue {
 		c, err := queue.CommitSeed(ctx, p.store, cfg.Name)
 		if err != nil {
 			p.log.Warn("committing to the draw's seed", "event", cfg.Name, "err", err)
 			return
 		}
-		ev.sess.commitment.Store(&c)
+		ev.sess.publish(stageSeed, drawJSON(struct {
+			State string `json:"state"`
+			queue.SeedCommitment
+			PrequeueClosesAt time.Time `json:"prequeue_closes_at"`
+			SaleStartsAt     time.Time `json:"sale_starts_at"`
+		}{"seed_committed", c, ev.prequeueClosesAt().UTC(), cfg.SaleStartsAt.UTC()}))
 		p.log.Info("draw seed committed", "event", cfg.Name, "seed_hash", c.SeedHash)
 	}
-	line := ev.line()
+	if stage < stageMembers && line.Prequeue && !now.Before(ev.prequeueClosesAt()) {
+		// A large pre-queue takes a while to read.
+		dctx, cancel := context.WithTimeout(ctx, 10*p.cfg.StoreTimeout)
+		c, ok, err := queue.CommitMembers(dctx, p.store, cfg.Name, ev.seed())
+		cancel()
+		switch {
+		case errors.Is(err, queue.ErrNotStarted):
+			return // the store's clock is behind ours: next refresh
+		case err != nil:
+			p.log.Warn("committing to the pre-queue's membership", "event", cfg.Name, "err", err)
+			return
+		case ok:
+			ev.sess.publish(stageMembers, drawJSON(struct {
+				State string `json:"state"`
+				queue.Commitment
+				SaleStartsAt time.Time `json:"sale_starts_at"`
+			}{"committed", c, cfg.SaleStartsAt.UTC()}))
+			p.log.Info("pre-queue closed and committed", "event", cfg.Name, "members", c.Members,
+				"seed_hash", c.SeedHash, "members_hash", c.MembersHash)
+		}
+	}
 	switch {
 	case line.Prequeue && !now.Before(cfg.SaleStartsAt):
 		// A large pre-queue takes a while to read and number.
@@ -222,7 +289,7 @@ func (p *Proxy) schedule(ctx context.Context, ev *event) {
 		defer cancel()
 		st, d, err := queue.RunDraw(dctx, p.store, cfg.Name, ev.seed())
 		if errors.Is(err, queue.ErrNotStarted) {
-			return // the store's clock is behind ours: next refresh
+			return
 		}
 		if err != nil {
 			p.m.storeErrors.WithLabelValues("draw").Inc()
@@ -234,7 +301,7 @@ func (p *Proxy) schedule(ctx context.Context, ev *event) {
 			p.log.Info("pre-queue drawn", "event", cfg.Name, "members", len(d.Order), "late", st.Late,
 				"seed_hash", d.SeedHash, "members_hash", d.MembersHash)
 		}
-	case !line.Prequeue && ev.sess.draw.Load() == nil:
+	case !line.Prequeue && stage < stageDrawn:
 		doc, err := p.store.DrawDocument(ctx, cfg.Name)
 		if err != nil {
 			if !errors.Is(err, queue.ErrNoDraw) {
@@ -242,35 +309,46 @@ func (p *Proxy) schedule(ctx context.Context, ev *event) {
 			}
 			return
 		}
-		ev.sess.draw.Store(&doc)
+		ev.sess.publish(stageDrawn, doc)
 	}
 }
 
-// serveDraw answers GET /_foyer/v1/events/{event}/draw: the published draw
-// once the pre-queue was drawn (check it with foyer lottery verify), before
-// that the commitment to the seed, or 404 for an event without a pre-queue
-// or whose pre-queue is not open yet.
-func (p *Proxy) serveDraw(ctx *fasthttp.RequestCtx, ev *event) {
-	ctx.Response.Header.SetContentType("application/json")
-	if d := ev.sess.draw.Load(); d != nil {
-		// A draw never changes once published.
-		ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=3600")
-		ctx.SetBody(*d)
-		return
+// drawJSON encodes a published stage of the draw.
+func drawJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("proxy: encoding a draw document: %v", err)) // plain structs always encode
 	}
-	c := ev.sess.commitment.Load()
-	if c == nil {
+	return b
+}
+
+// prequeueClosesAt is when ev's pre-queue closes: its membership is frozen
+// and committed to, and later arrivals queue behind it. Zero without a
+// pre-queue.
+func (ev *event) prequeueClosesAt() time.Time {
+	if ev.cfg.SaleStartsAt.IsZero() {
+		return time.Time{}
+	}
+	return ev.cfg.SaleStartsAt.Add(-ev.cfg.PrequeueClosesBefore)
+}
+
+// serveDraw answers GET /_foyer/v1/events/{event}/draw with the latest
+// published stage of the pre-queue draw (see schedule): the commitment to
+// the seed, the commitment to the membership, then the draw itself (check
+// it with foyer lottery verify); 404 for an event without a pre-queue or
+// whose pre-queue is not open yet.
+func (p *Proxy) serveDraw(ctx *fasthttp.RequestCtx, ev *event) {
+	d := ev.sess.published.Load()
+	if d == nil {
 		writeError(ctx, fasthttp.StatusNotFound, "no_draw", "this event has no pre-queue draw, or its pre-queue is not open yet")
 		return
 	}
-	ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
-	b := append(ctx.Response.SwapBody(nil)[:0], `{"state":"committed","algorithm":`...)
-	b = appendJSONString(b, c.Algorithm)
-	b = append(b, `,"event":`...)
-	b = appendJSONString(b, c.Event)
-	b = append(b, `,"seed_hash":`...)
-	b = appendJSONString(b, c.SeedHash)
-	b = append(b, `,"sale_starts_at":`...)
-	b = appendJSONString(b, ev.cfg.SaleStartsAt.UTC().Format(time.RFC3339))
-	ctx.Response.SwapBody(append(b, '}'))
+	ctx.Response.Header.SetContentType("application/json")
+	if d.stage == stageDrawn {
+		// A draw never changes once published.
+		ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "public, max-age=3600")
+	} else {
+		ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+	}
+	ctx.SetBody(d.body)
 }

@@ -61,7 +61,7 @@ func (h *harness) line(event string) queue.State {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, got, _ := h.p.Event(event)
-		if got.Serving >= st.Serving && !got.At.Before(st.At) {
+		if got.Serving >= st.Serving && got.Control == st.Control && got.Prequeue == st.Prequeue && !got.At.Before(st.At) {
 			return st
 		}
 		if time.Now().After(deadline) {

@@ -53,10 +53,10 @@ func newLine(nowUS int64, seed Seed) line {
 		l.prevEpoch, l.carried = last.Epoch, l.tail
 		l.control = last.Control
 	}
-	if !seed.SaleStartsAt.IsZero() && (last.Epoch == 0 || last.Prequeue) {
+	if !seed.PrequeueClosesAt.IsZero() && (last.Epoch == 0 || last.Prequeue) {
 		// A line lost before its draw gets a pre-queue again: its members
 		// join it again with their pre-queue tickets.
-		l.preUS = max(seed.SaleStartsAt.UnixMicro(), 1)
+		l.preUS = max(seed.PrequeueClosesAt.UnixMicro(), 1)
 	}
 	switch {
 	case last.Epoch != 0 && last.Lanes != nil:

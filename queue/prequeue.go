@@ -57,33 +57,58 @@ func CommitSeed(ctx context.Context, store Store, event string) (SeedCommitment,
 	return SeedCommitment{Algorithm: DrawAlgorithm, Event: event, SeedHash: fmt.Sprintf("%x", sh)}, nil
 }
 
+// CommitMembers returns the commitment to event's draw once its pre-queue
+// has closed: the seed's hash and the frozen membership's hash and size,
+// made at seed.PrequeueClosesAt. Every caller computes the same commitment,
+// so every proxy can publish it before the draw. ok is false for a line
+// already drawn. It fails with ErrNotStarted before the pre-queue closes.
+func CommitMembers(ctx context.Context, store Store, event string, seed Seed) (c Commitment, ok bool, err error) {
+	p, err := prepareDraw(ctx, store, event, seed)
+	return p.commitment, err == nil && p.state.Prequeue, err
+}
+
+// preparedDraw is what a draw is made of.
+type preparedDraw struct {
+	state      State
+	members    []string
+	secret     []byte
+	commitment Commitment
+}
+
+// prepareDraw reads the frozen membership and the seed of event's draw and
+// commits to them. On a line already drawn it returns only the state.
+func prepareDraw(ctx context.Context, store Store, event string, seed Seed) (preparedDraw, error) {
+	var p preparedDraw
+	var err error
+	if p.members, p.state, err = store.Prequeue(ctx, event, seed); err != nil || !p.state.Prequeue {
+		return p, err
+	}
+	if p.secret, err = drawSeed(ctx, store, event); err != nil {
+		return p, err
+	}
+	p.commitment, err = NewCommitment(event, p.secret, p.members, seed.PrequeueClosesAt.UTC())
+	return p, err
+}
+
 func drawSeed(ctx context.Context, store Store, event string) ([]byte, error) {
 	candidate := make([]byte, DrawSeedSize)
 	_, _ = rand.Read(candidate) // crypto/rand.Read never fails
 	return store.DrawSeed(ctx, event, candidate)
 }
 
-// RunDraw draws event's pre-queue once the sale has started: it reads the
-// frozen membership, commits to it and to the stored seed, shuffles, and
-// applies the order with the published Draw as its document. It returns the
+// RunDraw draws event's pre-queue once it has closed: it reads the frozen
+// membership, commits to it and to the stored seed, shuffles, and applies
+// the order with the published Draw as its document. It returns the
 // line after the draw and the Draw (zero when the line had no draw to make).
 // Any number of callers may run it at once: the seed is the stored one, so
 // every caller computes the same order, and ApplyDraw applies it once.
-// It fails with ErrNotStarted before the start.
+// It fails with ErrNotStarted before the pre-queue closes.
 func RunDraw(ctx context.Context, store Store, event string, seed Seed) (State, Draw, error) {
-	members, st, err := store.Prequeue(ctx, event, seed)
-	if err != nil || !st.Prequeue {
-		return st, Draw{}, err
+	p, err := prepareDraw(ctx, store, event, seed)
+	if err != nil || !p.state.Prequeue {
+		return p.state, Draw{}, err
 	}
-	secret, err := drawSeed(ctx, store, event)
-	if err != nil {
-		return State{}, Draw{}, err
-	}
-	c, err := NewCommitment(event, secret, members, seed.SaleStartsAt.UTC())
-	if err != nil {
-		return State{}, Draw{}, err
-	}
-	d, err := NewDraw(c, secret, members)
+	d, err := NewDraw(p.commitment, p.secret, p.members)
 	if err != nil {
 		return State{}, Draw{}, err
 	}
@@ -91,7 +116,7 @@ func RunDraw(ctx context.Context, store Store, event string, seed Seed) (State, 
 	if err != nil {
 		return State{}, Draw{}, fmt.Errorf("queue: encoding the draw: %w", err)
 	}
-	st, err = store.ApplyDraw(ctx, event, d.Order, doc, seed)
+	st, err := store.ApplyDraw(ctx, event, d.Order, doc, seed)
 	if err != nil {
 		return State{}, Draw{}, err
 	}

@@ -32,7 +32,7 @@ func TestRunDrawIsUniform(t *testing.T) {
 		return now
 	}
 	s := queue.NewMemory(clock)
-	seed := queue.Seed{SaleStartsAt: start}
+	seed := queue.Seed{PrequeueClosesAt: start}
 	counts := map[string]int{}
 	for rep := range reps {
 		ev := fmt.Sprint("ev", rep)

@@ -21,8 +21,8 @@
 // claim window is abandoned and its slot reissued; the origin may end a
 // session early (Store.EndSession).
 //
-// A line created with Seed.SaleStartsAt holds a pre-queue until the start,
-// then is numbered by a verifiable draw (DrawAlgorithm, RunDraw). A line
+// A line created with Seed.PrequeueClosesAt holds a pre-queue until its
+// draw, then is numbered by a verifiable draw (DrawAlgorithm, RunDraw). A line
 // created with Seed.Lanes deals its numbers to weighted lanes (Lanes).
 package queue
 
@@ -56,7 +56,7 @@ var (
 	// (or a pre-queue ticket with no number yet).
 	ErrNotTurn = errors.New("queue: not this ticket's turn")
 	// ErrNotStarted means the pre-queue of a line cannot be read for its
-	// draw yet: the sale has not started, so its membership is still open.
+	// draw yet: it has not closed, so its membership may still change.
 	ErrNotStarted = errors.New("queue: the sale has not started")
 	// ErrNoDraw means a line has no published draw: it has no pre-queue or
 	// has not been drawn yet.
@@ -149,12 +149,13 @@ func (s State) Waiting() uint64 {
 type Seed struct {
 	Last    State
 	Control Control
-	// SaleStartsAt, when not zero, gives a line created before its draw a
-	// pre-queue: visitors who join before it are drawn in a random order at
-	// the start (see DrawAlgorithm), those who join after it queue behind
-	// them in arrival order. It is read when a line is created; a line
+	// PrequeueClosesAt, when not zero, gives a line created before its
+	// draw a pre-queue: visitors who join before it are drawn in a random
+	// order (see DrawAlgorithm), those who join after it queue behind them
+	// in arrival order. Its membership is frozen from then on, for the
+	// commitment and the draw. It is read when a line is created; a line
 	// re-created from a Last that was drawn is not drawn again.
-	SaleStartsAt time.Time
+	PrequeueClosesAt time.Time
 	// Lanes, when not empty, are the weights of the lanes a line created
 	// from this seed splits its admissions between (see Lanes); a line
 	// with a pre-queue has none. Lane is the lane a visitor joins (an index
@@ -218,7 +219,7 @@ type Store interface {
 	DrawSeed(ctx context.Context, event string, candidate []byte) ([]byte, error)
 	// Prequeue returns the member ids (see MemberID) of event's pre-queue,
 	// frozen once the sale has started. It fails with ErrNotStarted before
-	// Seed.SaleStartsAt by the store's clock. A line already drawn returns
+	// Seed.PrequeueClosesAt by the store's clock. A line already drawn returns
 	// no members and State.Prequeue false.
 	Prequeue(ctx context.Context, event string, seed Seed) ([]string, State, error)
 	// ApplyDraw numbers event's pre-queue in order (which must hold exactly

@@ -638,8 +638,8 @@ func (r *Redis) run(ctx context.Context, s *redis.Script, event string, seed See
 func seedArgs(seed Seed) []any {
 	last, c := seed.Last, seed.Control
 	var start int64
-	if !seed.SaleStartsAt.IsZero() {
-		start = max(seed.SaleStartsAt.UnixMicro(), 1)
+	if !seed.PrequeueClosesAt.IsZero() {
+		start = max(seed.PrequeueClosesAt.UnixMicro(), 1)
 	}
 	var seedLanes, lastW, lastL string
 	if w, err := ReduceLaneWeights(seed.Lanes); err == nil {

@@ -78,6 +78,7 @@ events:
     rate_per_second: 0
     prequeue_opens_at: %s
     sale_starts_at: %s
+    prequeue_closes_before: 1s
 `, browserAdminToken, keyPath, origin,
 		startsAt.Add(-time.Hour).UTC().Format(time.RFC3339Nano), startsAt.UTC().Format(time.RFC3339Nano))
 }

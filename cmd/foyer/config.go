@@ -114,6 +114,7 @@ type eventConf struct {
 	MaxActive       int          `yaml:"max_active"`
 	ClaimWindow     duration     `yaml:"claim_window"`
 	PrequeueOpensAt time.Time    `yaml:"prequeue_opens_at"`
+	PrequeueCloses  duration     `yaml:"prequeue_closes_before"`
 	SaleStartsAt    time.Time    `yaml:"sale_starts_at"`
 	SaleEndsAt      time.Time    `yaml:"sale_ends_at"`
 	Lanes           []laneConf   `yaml:"lanes"`
@@ -618,7 +619,8 @@ func (c *fileConfig) proxyConfig() (proxy.Config, error) {
 			SessionMax: time.Duration(e.SessionMax), NoRenewal: e.SessionRenewal != nil && !*e.SessionRenewal,
 			MaxActive: e.MaxActive, ClaimWindow: time.Duration(e.ClaimWindow),
 			PrequeueOpensAt: e.PrequeueOpensAt, SaleStartsAt: e.SaleStartsAt, SaleEndsAt: e.SaleEndsAt,
-			Adaptive: e.Adaptive.proxyConfig(),
+			PrequeueClosesBefore: time.Duration(e.PrequeueCloses),
+			Adaptive:             e.Adaptive.proxyConfig(),
 		})
 	}
 	return pc, nil

@@ -123,8 +123,9 @@ func chiSquareCritical(k float64) float64 {
 // order does not depend on when a fan joined the pre-queue (χ² test of
 // independence of join-order and drawn-rank deciles); every post-start
 // arrival comes after every pre-queue fan, in arrival order, and is
-// admitted after them; the published draw passes foyer lottery verify and
-// a tampered one does not.
+// admitted after them; the seed and then the membership are committed to
+// before the start, the published draw matches both commitments, passes
+// foyer lottery verify, and a tampered one does not.
 func TestPrequeueDraw(t *testing.T) {
 	const pre, post, workers = 10000, 5000, 8
 	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
@@ -150,8 +151,8 @@ func TestPrequeueDraw(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if commitment["state"] != "committed" || len(commitment["seed_hash"].(string)) != 64 {
-		t.Fatalf("commitment: got %v", commitment)
+	if commitment["state"] != "seed_committed" || len(commitment["seed_hash"].(string)) != 64 || commitment["prequeue_closes_at"] != "2026-12-01T09:59:30Z" {
+		t.Fatalf("seed commitment: got %v, want state seed_committed, a seed hash and the closing time", commitment)
 	}
 
 	// 10,000 fans join the pre-queue; their join order is recorded.
@@ -176,16 +177,39 @@ func TestPrequeueDraw(t *testing.T) {
 	}
 	c.waitLine(t, "finals", func(s queue.State) bool { return s.Members == pre })
 
+	// 30 s before the start the pre-queue closes: the commitment to its
+	// membership is published before the draw.
+	clock.Set(start.Add(-10 * time.Second))
+	var membership map[string]any
+	for deadline := time.Now().Add(5 * time.Second); membership == nil || membership["state"] != "committed"; time.Sleep(10 * time.Millisecond) {
+		_, membership = c.call(t, "GET", base+"draw", "")
+		if time.Now().After(deadline) {
+			t.Fatalf("no membership commitment published after the pre-queue closed: %v", membership)
+		}
+	}
+	if membership["members"] != float64(pre) || membership["seed_hash"] != commitment["seed_hash"] || len(membership["members_hash"].(string)) != 64 {
+		t.Fatalf("membership commitment: got %v, want %d members and the committed seed hash", membership, pre)
+	}
+	// A fan who comes after the close waits for the draw too, behind it.
+	_, lateDoc := c.call(t, "POST", base+"join", "")
+	if lateDoc["state"] != "prequeue" {
+		t.Fatalf("a join after the close: got %v, want state prequeue", lateDoc)
+	}
+
 	// The sale starts: the proxy draws the pre-queue.
 	clock.Set(start.Add(time.Second))
 	c.waitLine(t, "finals", func(s queue.State) bool { return !s.Prequeue && s.Tail >= pre })
+	_, lateDoc = c.call(t, "GET", base+"status", lateDoc["ticket"].(string))
+	if lateDoc["position"] != float64(pre+1) {
+		t.Fatalf("the fan who came after the close: got %v, want position %d", lateDoc, pre+1)
+	}
 	// 5,000 arrive after the start, one after the other.
 	postTickets := make([]string, post)
 	for i := range postTickets {
 		_, doc := c.call(t, "POST", base+"join", "")
 		postTickets[i], _ = doc["ticket"].(string)
-		if got := doc["position"]; got != float64(pre+i+1) {
-			t.Fatalf("post-start arrival %d: got position %v, want %d", i, got, pre+i+1)
+		if got := doc["position"]; got != float64(pre+i+2) {
+			t.Fatalf("post-start arrival %d: got position %v, want %d", i, got, pre+i+2)
 		}
 	}
 
@@ -245,8 +269,8 @@ func TestPrequeueDraw(t *testing.T) {
 		}
 	}
 	for i, tk := range postTickets {
-		if _, doc := c.call(t, "GET", base+"status", tk); doc["state"] != "waiting" || doc["position"] != float64(i+1) {
-			t.Fatalf("post-start arrival %d: got %v, want waiting at %d", i, doc, i+1)
+		if _, doc := c.call(t, "GET", base+"status", tk); doc["state"] != "waiting" || doc["position"] != float64(i+2) {
+			t.Fatalf("post-start arrival %d: got %v, want waiting at %d", i, doc, i+2)
 		}
 	}
 
@@ -263,8 +287,9 @@ func TestPrequeueDraw(t *testing.T) {
 	if err := json.Unmarshal(doc, &d); err != nil {
 		t.Fatal(err)
 	}
-	if d.SeedHash != commitment["seed_hash"] || d.Members != pre {
-		t.Errorf("published draw: seed hash %s members %d, want the committed %s and %d", d.SeedHash, d.Members, commitment["seed_hash"], pre)
+	if d.SeedHash != commitment["seed_hash"] || d.MembersHash != membership["members_hash"] || d.Members != pre {
+		t.Errorf("published draw: seed hash %s members hash %s members %d, want the committed %s, %s and %d",
+			d.SeedHash, d.MembersHash, d.Members, commitment["seed_hash"], membership["members_hash"], pre)
 	}
 	// Each fan finds their place in the published order by their member id.
 	drawn := make(map[string]int, pre)

@@ -298,7 +298,7 @@ func storeNow(t *testing.T, s queue.Store) time.Time {
 
 func testPrequeueDraw(t *testing.T, s queue.Store, _ func(string)) {
 	const pre, late = 40, 5
-	seed := queue.Seed{Control: queue.Control{RatePerSecond: 0}, SaleStartsAt: storeNow(t, s).Add(400 * time.Millisecond)}
+	seed := queue.Seed{Control: queue.Control{RatePerSecond: 0}, PrequeueClosesAt: storeNow(t, s).Add(400 * time.Millisecond)}
 	for i := range pre {
 		e := join(t, s, fmt.Sprint("p", i), seed)
 		if !e.Pre || e.Seq != 0 || e.Existing {
@@ -314,7 +314,7 @@ func testPrequeueDraw(t *testing.T, s queue.Store, _ func(string)) {
 	if _, _, err := queue.RunDraw(t.Context(), s, event, seed); !errors.Is(err, queue.ErrNotStarted) {
 		t.Fatalf("RunDraw before the start got %v, want ErrNotStarted", err)
 	}
-	for time.Until(seed.SaleStartsAt) > -50*time.Millisecond {
+	for time.Until(seed.PrequeueClosesAt) > -50*time.Millisecond {
 		time.Sleep(10 * time.Millisecond)
 	}
 	for i := range late {
@@ -379,7 +379,7 @@ func testPrequeueDraw(t *testing.T, s queue.Store, _ func(string)) {
 }
 
 func testApplyDrawChecksOrder(t *testing.T, s queue.Store, _ func(string)) {
-	seed := queue.Seed{SaleStartsAt: storeNow(t, s).Add(100 * time.Millisecond)}
+	seed := queue.Seed{PrequeueClosesAt: storeNow(t, s).Add(100 * time.Millisecond)}
 	for _, v := range []string{"a", "b", "c"} {
 		join(t, s, v, seed)
 	}
@@ -387,7 +387,7 @@ func testApplyDrawChecksOrder(t *testing.T, s queue.Store, _ func(string)) {
 	if _, err := s.ApplyDraw(t.Context(), event, ids, []byte("{}"), seed); !errors.Is(err, queue.ErrNotStarted) {
 		t.Errorf("ApplyDraw before the start got %v, want ErrNotStarted", err)
 	}
-	for time.Until(seed.SaleStartsAt) > -50*time.Millisecond {
+	for time.Until(seed.PrequeueClosesAt) > -50*time.Millisecond {
 		time.Sleep(10 * time.Millisecond)
 	}
 	bad := map[string][]string{
