@@ -26,8 +26,10 @@ type Memory struct {
 
 	// auxMu guards seeds and leads. It is never held with another lock.
 	auxMu sync.Mutex
-	seeds map[string][]byte     // event → draw seed
-	leads map[string]memoryLead // event + "\x00" + role → lead
+	seeds map[string][]byte // event → draw seed
+	// journals holds each event's journal, oldest first.
+	journals map[string][][]byte
+	leads    map[string]memoryLead // event + "\x00" + role → lead
 }
 
 // memoryLead is who leads a role and until when (store time, µs).
@@ -69,7 +71,7 @@ func NewMemory(now func() time.Time) *Memory {
 		now = time.Now
 	}
 	return &Memory{now: now, lines: make(map[string]*memoryLine),
-		seeds: make(map[string][]byte), leads: make(map[string]memoryLead)}
+		seeds: make(map[string][]byte), leads: make(map[string]memoryLead), journals: make(map[string][][]byte)}
 }
 
 func newMemoryLine(l line) *memoryLine {
@@ -217,6 +219,7 @@ func (m *Memory) Forget(event string) {
 	m.auxMu.Lock()
 	defer m.auxMu.Unlock()
 	delete(m.seeds, event)
+	delete(m.journals, event)
 	for k := range m.leads {
 		if strings.HasPrefix(k, event+"\x00") {
 			delete(m.leads, k)

@@ -215,6 +215,36 @@ func (m *Memory) DrawDocument(_ context.Context, event string) ([]byte, error) {
 	return append([]byte(nil), l.drawDoc...), nil
 }
 
+// Record implements Store.
+func (m *Memory) Record(_ context.Context, event string, entry []byte, max int) error {
+	if err := validRecord(event, entry, max); err != nil {
+		return err
+	}
+	m.auxMu.Lock()
+	defer m.auxMu.Unlock()
+	j := append(m.journals[event], append([]byte(nil), entry...))
+	if len(j) > max {
+		j = append(j[:0:0], j[len(j)-max:]...)
+	}
+	m.journals[strings.Clone(event)] = j
+	return nil
+}
+
+// Journal implements Store.
+func (m *Memory) Journal(_ context.Context, event string, n int) ([][]byte, error) {
+	if !ValidEvent(event) {
+		return nil, ErrInvalidEvent
+	}
+	m.auxMu.Lock()
+	defer m.auxMu.Unlock()
+	j := m.journals[event]
+	out := make([][]byte, 0, min(max(n, 0), len(j)))
+	for i := len(j) - 1; i >= 0 && len(out) < n; i-- {
+		out = append(out, append([]byte(nil), j[i]...))
+	}
+	return out, nil
+}
+
 // Lead implements Store.
 func (m *Memory) Lead(_ context.Context, event, role, holder string, ttl time.Duration) (bool, error) {
 	if err := validLead(event, role, holder, ttl); err != nil {

@@ -26,6 +26,20 @@ func MemberID(visitor string) string {
 // than 64 bytes, or a ttl under a millisecond.
 var ErrInvalidLead = errors.New("queue: invalid lead: role and holder must be 1 to 64 bytes, ttl at least 1ms")
 
+// ErrInvalidRecord means a journal entry is empty or over 64 KiB, or the
+// journal's size is not between 1 and 100,000.
+var ErrInvalidRecord = errors.New("queue: invalid journal record: 1 byte to 64 KiB, kept 1 to 100000")
+
+func validRecord(event string, entry []byte, max int) error {
+	if !ValidEvent(event) {
+		return ErrInvalidEvent
+	}
+	if len(entry) == 0 || len(entry) > 64<<10 || max < 1 || max > 100_000 {
+		return ErrInvalidRecord
+	}
+	return nil
+}
+
 func validLead(event, role, holder string, ttl time.Duration) error {
 	if !ValidEvent(event) {
 		return ErrInvalidEvent

@@ -232,6 +232,14 @@ type Store interface {
 	// DrawDocument returns the doc given to ApplyDraw, or ErrNoDraw.
 	DrawDocument(ctx context.Context, event string) ([]byte, error)
 
+	// Record appends entry to event's journal, keeping its newest max
+	// entries. The journal is what must be traceable from every proxy:
+	// the proxies record their operators' changes there.
+	Record(ctx context.Context, event string, entry []byte, max int) error
+	// Journal returns the newest n entries of event's journal, newest
+	// first.
+	Journal(ctx context.Context, event string, n int) ([][]byte, error)
+
 	// Lead makes holder the leader of role for event for ttl, or extends
 	// its lead, and reports whether holder leads. Work that needs one
 	// decider among many proxies (the adaptive controller) runs on the

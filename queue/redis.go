@@ -37,6 +37,7 @@ type RedisOptions struct {
 //	<prefix>:{ev:<event>}:draw       the published draw (JSON)
 //	<prefix>:{ev:<event>}:drawseed   the draw's secret seed
 //	<prefix>:{ev:<event>}:lead:<role> the holder leading role
+//	<prefix>:{ev:<event>}:journal    the journal (a list, newest first)
 //
 // Every step is one Lua script, one round trip
 // (EVALSHA, falling back to EVAL once after a script cache flush), timed by
@@ -442,6 +443,13 @@ redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
 `)
 
+// recordScript appends to a journal and trims it.
+var recordScript = redis.NewScript(`
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+return 1
+`)
+
 // leadScript takes or extends a lead.
 var leadScript = redis.NewScript(`
 local h = redis.call('GET', KEYS[1])
@@ -576,6 +584,35 @@ func (r *Redis) DrawSeed(ctx context.Context, event string, candidate []byte) ([
 		return nil, fmt.Errorf("queue: redis: stored draw seed is %d bytes, want %d", len(v), DrawSeedSize)
 	}
 	return []byte(v), nil
+}
+
+// Record implements Store.
+func (r *Redis) Record(ctx context.Context, event string, entry []byte, max int) error {
+	if err := validRecord(event, entry, max); err != nil {
+		return err
+	}
+	key := r.prefix + ":{ev:" + event + "}:journal"
+	return redisError("record", recordScript.Run(ctx, r.client, []string{key}, entry, max).Err())
+}
+
+// Journal implements Store.
+func (r *Redis) Journal(ctx context.Context, event string, n int) ([][]byte, error) {
+	if !ValidEvent(event) {
+		return nil, ErrInvalidEvent
+	}
+	if n < 1 {
+		return nil, nil
+	}
+	key := r.prefix + ":{ev:" + event + "}:journal"
+	vals, err := r.client.LRange(ctx, key, 0, int64(n-1)).Result()
+	if err != nil {
+		return nil, redisError("journal", err)
+	}
+	out := make([][]byte, len(vals))
+	for i, v := range vals {
+		out[i] = []byte(v)
+	}
+	return out, nil
 }
 
 // Lead implements Store.

@@ -27,6 +27,7 @@ var limitTests = []struct {
 	{"DrawSeedKeepsFirst", testDrawSeedKeepsFirst},
 	{"Lead", testLead},
 	{"SwapControl", testSwapControl},
+	{"Journal", testJournal},
 	{"LanesDealByWeight", testLanesDealByWeight},
 	{"LanesSkipEmptyLanes", testLanesSkipEmptyLanes},
 	{"LanesUnderCap", testLanesUnderCap},
@@ -446,6 +447,30 @@ func testSwapControl(t *testing.T, s queue.Store, _ func(string)) {
 	}
 	if _, err := s.SwapControl(t.Context(), event, next, cur.Control, seed); err != nil {
 		t.Errorf("swap from a rate read back from the store got %v, want nil", err)
+	}
+}
+
+func testJournal(t *testing.T, s queue.Store, _ func(string)) {
+	if got, err := s.Journal(t.Context(), event, 10); err != nil || len(got) != 0 {
+		t.Fatalf("empty journal: got %q, %v", got, err)
+	}
+	for i := range 5 {
+		if err := s.Record(t.Context(), event, []byte(fmt.Sprint("entry ", i)), 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Journal(t.Context(), event, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"entry 4", "entry 3", "entry 2"}; fmt.Sprintf("%s", got) != fmt.Sprint(want) {
+		t.Errorf("journal kept to 3: got %s, want %v (newest first)", got, want)
+	}
+	if got, _ := s.Journal(t.Context(), event, 1); len(got) != 1 || string(got[0]) != "entry 4" {
+		t.Errorf("newest entry: got %s", got)
+	}
+	if err := s.Record(t.Context(), event, nil, 3); !errors.Is(err, queue.ErrInvalidRecord) {
+		t.Errorf("empty entry: got %v, want ErrInvalidRecord", err)
 	}
 }
 
