@@ -290,7 +290,7 @@ func (p *Proxy) adminPatchEvent(w http.ResponseWriter, r *http.Request) {
 		default:
 			entry.Outcome, entry.Error = auditFailed, msg
 		}
-		p.admin().audit.record(p.log, entry)
+		p.recordAudit(r.Context(), entry)
 		if status >= 400 {
 			writeAdminError(w, status, code, msg)
 		}
@@ -305,22 +305,28 @@ func (p *Proxy) adminPatchEvent(w http.ResponseWriter, r *http.Request) {
 		answer(http.StatusBadRequest, perr.code, perr.msg)
 		return
 	}
-	// Only the fields the patch names change: the rest of the control
-	// (session TTL, claim window, and what another proxy set since this
-	// one's last refresh of the line) is written back as this proxy last
-	// saw it.
-	cur := ev.line().Control
-	next, changes, perr := patch.apply(cur)
-	if changes != nil {
-		entry.Changes = changes
-	}
-	if perr != nil {
-		answer(http.StatusBadRequest, perr.code, perr.msg)
-		return
-	}
+	// Only the fields the patch names change: the control is read fresh
+	// from the store and written back with a compare-and-set, so what
+	// another proxy or the adaptive controller set meanwhile is kept.
 	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.StoreTimeout)
 	defer cancel()
-	st, err := p.store.SetControl(ctx, ev.cfg.Name, next, ev.seed())
+	var st queue.State
+	err := queue.ErrControlChanged
+	for try := 0; try < 5 && errors.Is(err, queue.ErrControlChanged); try++ {
+		if st, err = p.store.Advance(ctx, ev.cfg.Name, ev.seed()); err != nil {
+			break
+		}
+		cur := st.Control
+		next, changes, perr := patch.apply(cur)
+		if changes != nil {
+			entry.Changes = changes
+		}
+		if perr != nil {
+			answer(http.StatusBadRequest, perr.code, perr.msg)
+			return
+		}
+		st, err = p.store.SwapControl(ctx, ev.cfg.Name, cur, next, ev.seed())
+	}
 	if err != nil {
 		p.m.storeErrors.WithLabelValues("set_control").Inc()
 		status, code := http.StatusBadGateway, "store_error"
@@ -335,9 +341,11 @@ func (p *Proxy) adminPatchEvent(w http.ResponseWriter, r *http.Request) {
 	writeAdminJSON(w, http.StatusOK, ev.status())
 }
 
-// adminAudit answers GET /admin/v1/audit: the latest audit entries of this
-// process, newest first, of ?event= (default all) up to ?limit= (default and
-// most auditCapacity).
+// adminAudit answers GET /admin/v1/audit: the latest audit entries, newest
+// first, of ?event= (default all) up to ?limit= (default and most
+// auditCapacity): from the store's journals, so every proxy shows every
+// proxy's changes, or from this process's own ring when the store cannot
+// be read ("source": "local").
 func (p *Proxy) adminAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit := auditCapacity
@@ -349,9 +357,23 @@ func (p *Proxy) adminAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
+	event := q.Get("event")
+	if event != "" {
+		if _, ok := p.byName[event]; !ok {
+			writeAdminError(w, http.StatusNotFound, "unknown_event", "no such event")
+			return
+		}
+	}
+	entries, err := p.sharedAudit(r.Context(), event, limit)
+	source := "store"
+	if err != nil {
+		p.m.storeErrors.WithLabelValues("journal").Inc()
+		entries, source = p.admin().audit.list(event, limit), "local"
+	}
 	writeAdminJSON(w, http.StatusOK, map[string]any{
 		"capacity": auditCapacity,
-		"entries":  p.admin().audit.list(q.Get("event"), limit),
+		"source":   source,
+		"entries":  entries,
 	})
 }
 

@@ -318,6 +318,17 @@ func TestAdminChangeReachesEveryProxy(t *testing.T) {
 	if fanSeen == 0 || fanSeen > time.Second {
 		t.Errorf("proxy B's status document showed the change after %v, want within 1s (0 = not within 5s)", fanSeen)
 	}
+	// Proxy B's audit log shows the change made through proxy A, and who
+	// made it.
+	code, doc, raw := adminDo(t, adminB, "GET", "/admin/v1/audit?event=show", testAdminToken, "")
+	entries, _ := doc["entries"].([]any)
+	if code != 200 || doc["source"] != "store" || len(entries) != 1 {
+		t.Fatalf("proxy B's audit log: got %d %s, want the one change made at A, from the store", code, raw)
+	}
+	e := entries[0].(map[string]any)
+	if e["proxy"] != a.p.id || e["outcome"] != auditApplied || e["actor"] != "anonymous" {
+		t.Errorf("proxy B's audit entry: got %v, want the change applied by proxy A", e)
+	}
 }
 
 func TestReadyzWhileDraining(t *testing.T) {

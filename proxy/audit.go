@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +30,9 @@ const maxActorLen = 64
 // who asked (a self-declared actor name and the network address), when, on
 // which event, what was to change, and what became of it.
 type AuditEntry struct {
+	// Proxy names the proxy process that served the change; with ID it
+	// identifies the entry across proxies.
+	Proxy string `json:"proxy"`
 	// ID numbers the entries of this process from 1.
 	ID uint64 `json:"id"`
 	// At is when the request was answered.
@@ -162,4 +167,65 @@ func actorName(header string) string {
 		return s
 	}
 	return "anonymous"
+}
+
+// recordAudit records e in this process's ring and log, and in the store's
+// journal of its event, so that every proxy's console shows it.
+func (p *Proxy) recordAudit(ctx context.Context, e AuditEntry) {
+	e.Proxy = p.id
+	e = p.admin().audit.record(p.log, e)
+	if _, ok := p.byName[e.Event]; !ok {
+		return // an unknown event has no journal
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		p.log.Error("encoding an audit entry", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.StoreTimeout)
+	defer cancel()
+	if err := p.store.Record(ctx, e.Event, b, auditCapacity); err != nil {
+		p.m.storeErrors.WithLabelValues("journal").Inc()
+		p.log.Warn("audit entry kept on this proxy only: the store did not record it", "event", e.Event, "audit_id", e.ID, "err", err)
+	}
+}
+
+// sharedAudit returns the newest limit entries of the store's journals of
+// event (or of every event), newest first.
+func (p *Proxy) sharedAudit(ctx context.Context, event string, limit int) ([]AuditEntry, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
+	defer cancel()
+	var out []AuditEntry
+	for _, ev := range p.events {
+		if event != "" && ev.cfg.Name != event {
+			continue
+		}
+		raw, err := p.store.Journal(ctx, ev.cfg.Name, limit)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range raw {
+			var e AuditEntry
+			if json.Unmarshal(b, &e) == nil {
+				out = append(out, e)
+			}
+		}
+	}
+	if event == "" {
+		// Attempts on events that do not exist have no journal: this
+		// process's own are shown with the rest.
+		for _, e := range p.admin().audit.list("", auditCapacity) {
+			if _, ok := p.byName[e.Event]; !ok {
+				out = append(out, e)
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	if out == nil {
+		out = []AuditEntry{}
+	}
+	return out, nil
 }
