@@ -174,21 +174,16 @@ func (m *Memory) Advance(_ context.Context, event string, seed Seed) (State, err
 
 // SetControl implements Store.
 func (m *Memory) SetControl(_ context.Context, event string, c Control, seed Seed) (State, error) {
-	if err := validCall(event, seed); err != nil {
-		return State{}, err
-	}
-	if err := validControl(c); err != nil {
-		return State{}, err
-	}
-	l, now := m.lock(event, seed)
-	defer l.mu.Unlock()
-	l.settle(now)
-	l.line.control = c
-	return l.state(now), nil
+	return m.setControl(event, nil, c, seed)
 }
 
 // SwapControl implements Store.
 func (m *Memory) SwapControl(_ context.Context, event string, old, c Control, seed Seed) (State, error) {
+	return m.setControl(event, &old, c, seed)
+}
+
+// setControl is SetControl, or SwapControl when old is not nil.
+func (m *Memory) setControl(event string, old *Control, c Control, seed Seed) (State, error) {
 	if err := validCall(event, seed); err != nil {
 		return State{}, err
 	}
@@ -197,7 +192,7 @@ func (m *Memory) SwapControl(_ context.Context, event string, old, c Control, se
 	}
 	l, now := m.lock(event, seed)
 	defer l.mu.Unlock()
-	if l.line.control != old {
+	if old != nil && l.line.control != *old {
 		return State{}, ErrControlChanged
 	}
 	l.settle(now)

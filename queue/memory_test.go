@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foyerhq/foyer/internal/testclock"
 	"github.com/foyerhq/foyer/queue"
 	"github.com/foyerhq/foyer/queue/queuetest"
 )
@@ -17,25 +18,7 @@ func TestMemoryConformance(t *testing.T) {
 	})
 }
 
-// clock is a settable clock for exact arithmetic on store time.
-type clock struct {
-	mu sync.Mutex // guards t
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Unix(1_700_000_000, 0)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *testclock.Clock { return testclock.New(time.Unix(1_700_000_000, 0)) }
 
 func TestMemoryAdvanceExact(t *testing.T) {
 	tests := []struct {

@@ -177,7 +177,7 @@ func TestCacheReadPath(t *testing.T) {
 		{"the other idle process waits too", b, 0, 3, SourceShared, 3},
 	}
 	for _, s := range steps {
-		clock.Advance(s.advance)
+		clock.Add(s.advance)
 		v, err := s.cache.Get(ctx, "final", "north")
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
@@ -325,7 +325,7 @@ func TestStaleSnapshotServedWhenAuthorityFails(t *testing.T) {
 	}
 	for _, s := range steps {
 		fake.setErr(s.err)
-		clock.Advance(s.advance)
+		clock.Add(s.advance)
 		if _, err := c.Get(ctx, "final", "north"); err != nil {
 			t.Fatalf("%s: first Get: %v", s.name, err)
 		}
@@ -389,7 +389,7 @@ func TestStaleSnapshotRedisStoreUnreachable(t *testing.T) {
 	// The store and the shared layer become unreachable.
 	storeClient.Close()
 	sharedClient.Close()
-	clock.Advance(time.Second)
+	clock.Add(time.Second)
 	c.Get(ctx, "final", "north")
 	cacheQuiesce(t, c)
 	v, err = c.Get(ctx, "final", "north")
@@ -421,7 +421,7 @@ func TestCachePassThroughBoundsStaleness(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Another process publishes a newer version.
-			clock.Advance(100 * time.Millisecond)
+			clock.Add(100 * time.Millisecond)
 			fence, ok, err := shared.Lock(ctx, "final", "north", time.Second)
 			if err != nil || !ok {
 				t.Fatalf("Lock: %v, %v", ok, err)
@@ -472,7 +472,7 @@ func TestCacheKnownTakenOnlySaysNo(t *testing.T) {
 			seats[i] = rng.IntN(n+4) - 2 // a few out of range
 		}
 		for _, age := range []time.Duration{0, time.Second} {
-			clock.Advance(age)
+			clock.Add(age)
 			got := c.KnownTaken("final", "north", seats)
 			var want []int
 			for _, s := range seats {
@@ -506,7 +506,7 @@ func TestCacheNoteTaken(t *testing.T) {
 	if _, err := c.Get(ctx, "final", "north"); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(time.Millisecond)
+	clock.Add(time.Millisecond)
 	c.NoteTaken("final", "north", []int{2, 5})
 	for _, s := range []struct {
 		name    string
@@ -518,14 +518,14 @@ func TestCacheNoteTaken(t *testing.T) {
 		{"still within the interval", 900 * time.Millisecond, false, []int{2, 5}},
 		{"an interval later", 100 * time.Millisecond, false, nil},
 	} {
-		clock.Advance(s.advance)
+		clock.Add(s.advance)
 		if got := c.KnownTaken("final", "north", []int{1, 2, 5}); !slices.Equal(got, s.want) {
 			t.Errorf("%s: got %v, want %v", s.name, got, s.want)
 		}
 	}
 	// A snapshot read after the note replaces it.
 	c.NoteTaken("final", "north", []int{4})
-	clock.Advance(10 * time.Millisecond)
+	clock.Add(10 * time.Millisecond)
 	c.Get(ctx, "final", "north")
 	cacheQuiesce(t, c)
 	if got := c.KnownTaken("final", "north", []int{4}); got != nil {
@@ -600,7 +600,7 @@ func TestCacheConcurrentUse(t *testing.T) {
 			case <-stop:
 				return
 			case <-time.After(time.Millisecond):
-				clock.Advance(3 * time.Millisecond)
+				clock.Add(3 * time.Millisecond)
 			}
 		}
 	}()

@@ -12,29 +12,11 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/foyerhq/foyer/internal/redistest"
+	"github.com/foyerhq/foyer/internal/testclock"
 )
 
-// cacheClock is a settable clock, safe for concurrent use.
-type cacheClock struct {
-	// mu guards t.
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newCacheClock() *cacheClock {
-	return &cacheClock{t: time.Date(2030, 5, 1, 19, 0, 0, 0, time.UTC)}
-}
-
-func (c *cacheClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *cacheClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newCacheClock() *testclock.Clock {
+	return testclock.New(time.Date(2030, 5, 1, 19, 0, 0, 0, time.UTC))
 }
 
 // sharedUnderTest is one implementation of Shared with what the tests need
@@ -56,7 +38,7 @@ func sharedImplementations(t *testing.T) []sharedUnderTest {
 	mem := sharedUnderTest{
 		name:   "memory",
 		shared: NewMemoryShared(clock.Now),
-		expire: func(t *testing.T, _, _ string) { clock.Advance(time.Hour) },
+		expire: func(t *testing.T, _, _ string) { clock.Add(time.Hour) },
 		lease:  time.Second,
 	}
 	srv := redistest.Start(t)
