@@ -182,7 +182,6 @@ func (p *Proxy) place(ctx *fasthttp.RequestCtx, ev *event, now time.Time, mayJoi
 			return p.join(ctx, ev, now, t.Visitor, ev.lanes.open), true
 		case v.standing != queue.Lost:
 			v.signed = raw
-			break
 		default:
 			p.m.lostTickets.Inc()
 			return p.join(ctx, ev, now, t.Visitor, ev.laneOf(t)), true

@@ -21,7 +21,7 @@ var allowed = map[string][]string{
 	"admission":           {},
 	"proxy":               {"queue", "admission"},
 	"seating":             {"admission"},
-	"seating/seatingtest": {"seating"},
+	"seating/seatingtest": {"seating", "internal/testclock"},
 	"loadtest":            {},
 	"internal/redistest":  {},
 	"internal/testclock":  {},

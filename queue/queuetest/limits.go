@@ -483,8 +483,11 @@ func testLead(t *testing.T, s queue.Store, _ func(string)) {
 		}
 		return ok
 	}
-	if !lead("a", 100*time.Millisecond) || !lead("a", 100*time.Millisecond) {
-		t.Fatal("a could not take or extend a free lead")
+	if !lead("a", 100*time.Millisecond) {
+		t.Fatal("a could not take a free lead")
+	}
+	if !lead("a", 100*time.Millisecond) {
+		t.Fatal("a could not extend its lead")
 	}
 	if lead("b", 100*time.Millisecond) {
 		t.Fatal("b took a lead a holds")

@@ -6,10 +6,10 @@ package seatingtest
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/foyerhq/foyer/internal/testclock"
 	"github.com/foyerhq/foyer/seating"
 )
 
@@ -29,35 +29,12 @@ type Dumper interface {
 	Dump(ctx context.Context, event, stand string) (seating.StandDump, error)
 }
 
-// Clock is a clock moved by hand. It is safe for concurrent use.
-type Clock struct {
-	mu sync.Mutex // guards t
-	t  time.Time
-}
+// Clock is a clock moved by hand (internal/testclock); stores under test
+// are timed by it.
+type Clock = testclock.Clock
 
 // NewClock returns a clock at a fixed instant, whole in milliseconds.
-func NewClock() *Clock { return &Clock{t: time.UnixMilli(1_700_000_000_000)} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Add moves the clock by d.
-func (c *Clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// Set sets the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+func NewClock() *Clock { return testclock.New(time.UnixMilli(1_700_000_000_000)) }
 
 // Event is the event the suite prepares.
 const Event = "show"
