@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/foyerhq/foyer/admission"
 	"github.com/foyerhq/foyer/proxy"
 	"github.com/foyerhq/foyer/queue"
 	"github.com/foyerhq/foyer/seating"
@@ -71,22 +68,8 @@ const (
 
 func startControlSite(t *testing.T) *controlSite {
 	t.Helper()
-	key, err := admission.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := admission.NewKeySet(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := admission.NewTokens(admission.Config{}, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tickets, err := queue.NewTicketSigner(queue.TicketKey{ID: "t1", Secret: bytes.Repeat([]byte("k"), 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sg := newTestSigners(t)
+	keys, tokens, tickets := sg.keys, sg.tokens, sg.tickets
 	venue, err := seating.Generate(seating.GenerateConfig{Seats: ctlVenueSeats, Stands: 2, Tiers: 1, Seed: 1, BlockedPerMille: -1})
 	if err != nil {
 		t.Fatal(err)

@@ -29,24 +29,37 @@ type clockedProxy struct {
 	client *fasthttp.HostClient
 }
 
-func startClockedProxy(t *testing.T, clock *testclock.Clock, ev proxy.Event) *clockedProxy {
+// testSigners are a fresh key set, the admission tokens it signs and a
+// ticket signer, for proxies and seating services built in a test.
+type testSigners struct {
+	keys    *admission.KeySet
+	tokens  *admission.Tokens
+	tickets *queue.TicketSigner
+}
+
+func newTestSigners(t *testing.T) testSigners {
 	t.Helper()
 	key, err := admission.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks, err := admission.NewKeySet(key)
-	if err != nil {
+	var s testSigners
+	if s.keys, err = admission.NewKeySet(key); err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := admission.NewTokens(admission.Config{}, ks)
-	if err != nil {
+	if s.tokens, err = admission.NewTokens(admission.Config{}, s.keys); err != nil {
 		t.Fatal(err)
 	}
-	tickets, err := queue.NewTicketSigner(queue.TicketKey{ID: "t1", Secret: bytes.Repeat([]byte("k"), 32)})
-	if err != nil {
+	if s.tickets, err = queue.NewTicketSigner(queue.TicketKey{ID: "t1", Secret: bytes.Repeat([]byte("k"), 32)}); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+func startClockedProxy(t *testing.T, clock *testclock.Clock, ev proxy.Event) *clockedProxy {
+	t.Helper()
+	sg := newTestSigners(t)
+	tickets, tokens, ks := sg.tickets, sg.tokens, sg.keys
 	store := queue.NewMemory(clock.Now)
 	p, err := proxy.New(proxy.Config{RefreshInterval: 20 * time.Millisecond, Events: []proxy.Event{ev}},
 		proxy.Deps{Store: store, Tickets: tickets, Tokens: tokens, JWKS: ks.JWKS(), Now: clock.Now})
